@@ -155,9 +155,12 @@ def _local_kwargs(self:AdaptiveHybridAttention, span:dict, key_padding_mask:Tens
                 gain=span['sharpness'], span=span['span'], ramp=cfg.ramp)
 
 @patch
-def _local(self:AdaptiveHybridAttention, q:Tensor, k:Tensor, v:Tensor, span:dict, key_padding_mask:Tensor|None):
-    "Local attention output (B,H,T,E) and its mean row entropy (B,H)."
-    return local_attention(q, k, v, span['window'], return_entropy=True, **self._local_kwargs(span, key_padding_mask))
+def _local(self:AdaptiveHybridAttention, q:Tensor, k:Tensor, v:Tensor, span:dict, key_padding_mask:Tensor|None,
+           need_entropy:bool)->tuple[Tensor, Tensor|None]:
+    "Local attention output (B,H,T,E) and, when asked, its mean row entropy (B,H)."
+    # the entropy needs the explicit weights, so only diagnostics pay for it
+    out = local_attention(q, k, v, span['window'], return_entropy=need_entropy, **self._local_kwargs(span, key_padding_mask))
+    return out if need_entropy else (out, None)
 
 # %% ../nbs/05_hybrid.ipynb #d9bd00bb
 def merge_heads(x:Tensor)->Tensor:
@@ -186,10 +189,11 @@ def forward(self:AdaptiveHybridAttention,
     q, k, v = self._project(x)
     g = self.global_out(merge_heads(self._global(q, k, v, key_padding_mask)))   # (B,T,D)
     span = self._span(g, key_padding_mask)
-    local, entropy = self._local(q, k, v, span, key_padding_mask)                # (B,H,T,E), (B,H)
+    diagnose = return_diagnostics or return_weights
+    local, entropy = self._local(q, k, v, span, key_padding_mask, diagnose)       # (B,H,T,E), (B,H)|None
     y = self.drop(self._fuse(merge_heads(local), g))
     if key_padding_mask is not None: y = y.masked_fill(key_padding_mask[..., None], 0.)
-    if not (return_diagnostics or return_weights): return y
+    if not diagnose: return y
     diag = dict(span, entropy=entropy, span_penalty=span_penalty(span['span'], self.config.span_penalty))
     if return_weights: diag.update(self._weights(q, k, v, span, key_padding_mask))
     return y, diag

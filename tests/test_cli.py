@@ -1,0 +1,129 @@
+"""End-to-end tests of the `aha_train` and `aha_eval` console scripts on a tiny synthetic corpus."""
+import json, os, shutil, signal, subprocess, sys, time
+from pathlib import Path
+import pytest
+
+TINY = ['--d-model', '32', '--n-heads', '2', '--n-layers', '2', '--max-span', '8', '--window', '4',
+        '--batch-seconds', '8', '--warmup', '5', '--lr', '3e-3', '--dropout', '0', '--device', 'cpu']
+CORPUS = dict(n_train=24, n_valid=4, n_test=4)
+
+
+def script(name):
+    "Path of a console script installed beside this Python."
+    p = Path(sys.executable).parent / name
+    return str(p) if p.exists() else shutil.which(name)
+
+
+def run(name, *args, timeout=600, **kw):
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONWARNINGS': 'default'}
+    return subprocess.run([script(name), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env, **kw)
+
+
+@pytest.fixture(scope='session')
+def corpus(tmp_path_factory):
+    "A tiny embedded corpus: its cache folder and its manifests."
+    from adaptive_hybrid_attention.corpus import synthesize_corpus
+    cache = tmp_path_factory.mktemp('cache')
+    paths = synthesize_corpus(cache, **CORPUS, progress=False, n_jobs=1)
+    corpus_args = ['--cache-dir', cache] + [a for k, v in CORPUS.items() for a in ('--' + k.replace('_', '-'), v)]
+    return dict(cache=cache, args=corpus_args, **paths)
+
+
+@pytest.fixture(scope='session')
+def trained(corpus, tmp_path_factory):
+    "One short training run on the embedded (tiny) corpus."
+    out = tmp_path_factory.mktemp('run')
+    r = run('aha_train', *corpus['args'], *TINY, '--epochs', 4, '--out', out)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out, r
+
+
+def test_train_outputs(trained):
+    out, r = trained
+    assert sorted(os.listdir(out)) == ['attention.png', 'checkpoint.pt', 'curves.png', 'layer_stats.png',
+                                       'metrics.json', 'metrics.jsonl', 'windows.png']
+    m = json.loads((out / 'metrics.json').read_text())
+    for k in ('wer', 'cer', 'greedy_wer', 'greedy_cer', 'lexicon_wer', 'lexicon_cer', 'settings', 'params', 'epochs'):
+        assert k in m
+    assert m['settings']['attention'] == 'aha' and m['epochs'] == 4
+    hist = [json.loads(l) for l in (out / 'metrics.jsonl').read_text().splitlines()]
+    assert [h['epoch'] for h in hist] == [1, 2, 3, 4]
+    assert hist[-1]['train_loss'] < hist[0]['train_loss']          # training lowers the loss
+    assert 'WER %' in r.stdout and 'lexicon' in r.stdout and 'Traceback' not in r.stderr
+
+
+def test_eval_cli(trained, corpus, tmp_path):
+    out, _ = trained
+    js = tmp_path / 'eval.json'
+    r = run('aha_eval', '--checkpoint', out / 'checkpoint.pt', '--manifest', corpus['test'], '--json', js, '--device', 'cpu')
+    assert r.returncode == 0, r.stderr[-3000:]
+    m = json.loads(js.read_text())
+    assert {'wer', 'cer', 'greedy', 'lexicon', 'hypotheses'} <= set(m) and len(m['hypotheses']) == CORPUS['n_test']
+    assert 'WER %' in r.stdout
+
+
+def test_resume_after_kill(corpus, tmp_path):
+    "kill -9 during training, then --resume continues from the last complete epoch."
+    out = tmp_path / 'run'
+    args = [*corpus['args'], *TINY, '--attention', 'mha', '--epochs', 6, '--no-plots', '--out', out]
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    p = subprocess.Popen([script('aha_train'), *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        t0 = time.time()
+        while not (out / 'metrics.jsonl').exists() and time.time() - t0 < 400 and p.poll() is None: time.sleep(0.05)
+        assert p.poll() is None, 'training finished before it could be killed'
+        p.send_signal(signal.SIGKILL); p.wait()
+    finally:
+        if p.poll() is None: p.kill()
+    done = len((out / 'metrics.jsonl').read_text().splitlines())
+    assert 1 <= done < 6
+    r = run('aha_train', *args, '--resume')
+    assert r.returncode == 0, r.stderr[-3000:]
+    hist = [json.loads(l) for l in (out / 'metrics.jsonl').read_text().splitlines()]
+    assert [h['epoch'] for h in hist] == [1, 2, 3, 4, 5, 6]
+    first = [l for l in r.stdout.splitlines() if l.startswith('epoch')][0]
+    assert int(first.split()[1]) >= done + 1                       # it did not start over
+    assert not [f for f in os.listdir(out) if f.endswith('.tmp')]  # nothing half-written left
+
+
+def _bad_manifests(corpus, tmp):
+    "A manifest with a malformed line, a missing file, an out-of-vocabulary transcript, a non-UTF-8 line."
+    good = Path(corpus['train']).read_text().splitlines()
+    base = Path(corpus['train']).parent
+    fix = lambda l: json.dumps({**json.loads(l), 'audio_filepath': str(base / json.loads(l)['audio_filepath'])})
+    lines = [fix(l).encode() for l in good[:12]]
+    lines[2] = b'{"audio_filepath": "x.wav", "duration": 1.0'                           # malformed JSON
+    lines[4] = json.dumps({'audio_filepath': str(tmp / 'missing.wav'), 'duration': 1., 'text': 'one'}).encode()
+    lines[6] = fix(good[6]).replace(json.loads(good[6])['text'], 'caf\u00e9 \u4e2d').encode()   # outside the vocabulary
+    lines[8] = b'{"audio_filepath": "a.wav", "duration": 1.0, "text": "\xff\xfe"}'     # not UTF-8
+    bad = tmp / 'bad.jsonl'; bad.write_bytes(b'\n'.join(lines) + b'\n')
+    return bad
+
+
+def test_bad_lines_are_skipped(corpus, tmp_path):
+    bad = _bad_manifests(corpus, tmp_path)
+    r = run('aha_train', '--train', bad, '--valid', corpus['valid'], '--test', corpus['test'], *TINY,
+            '--epochs', 1, '--no-plots', '--cache-dir', corpus['cache'], '--out', tmp_path / 'run')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'Traceback' not in r.stderr
+    for line in (3, 5, 7, 9): assert f'bad.jsonl:{line}:' in r.stderr, r.stderr
+    m = json.loads((tmp_path / 'run' / 'metrics.json').read_text())
+    assert m['skipped']['train'] == 4 and m['sizes']['train'] == 8
+
+
+@pytest.mark.parametrize('case', ['missing', 'empty', 'all_bad', 'checkpoint'])
+def test_bad_input_stops_with_message(corpus, tmp_path, case):
+    if case == 'missing': args, want = ['--train', tmp_path / 'nope.jsonl', '--valid', corpus['valid']], 'nope.jsonl: manifest not found'
+    elif case == 'empty':
+        (tmp_path / 'e.jsonl').write_text(''); args, want = ['--train', tmp_path / 'e.jsonl', '--valid', corpus['valid']], 'no usable utterances'
+    elif case == 'all_bad':
+        (tmp_path / 'b.jsonl').write_text('not json\n'); args, want = ['--train', tmp_path / 'b.jsonl', '--valid', corpus['valid']], 'b.jsonl:1'
+    else:
+        (tmp_path / 'c.pt').write_text('garbage')
+        r = run('aha_eval', '--checkpoint', tmp_path / 'c.pt', '--manifest', corpus['test'])
+        assert r.returncode == 2 and 'c.pt: not a readable checkpoint' in r.stderr and 'Traceback' not in r.stderr
+        return
+    r = run('aha_train', *args, *TINY, '--epochs', 1, '--out', tmp_path / 'run', '--cache-dir', corpus['cache'])
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert want in r.stderr and 'Traceback' not in r.stderr
+    assert not (tmp_path / 'run' / 'checkpoint.pt').exists()
