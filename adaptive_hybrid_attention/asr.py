@@ -437,8 +437,9 @@ def _end_epoch(cfg, model, opt, vocab, ds, lexicon, state, r, dev, clock, t0, t_
     clock['valid_time'] = time.time() - tv; clock['eval_per_utt'] = clock['valid_time'] / len(ds['valid'])
     rec = _epoch_record(state, r, v, opt.param_groups[0]['lr'], t_epoch, t_start)
     state['history'] = state['history'] + [rec]
-    write_jsonl(Path(cfg.out) / 'metrics.jsonl', state['history'])
+    # checkpoint first: a metrics line then always has the checkpoint that resumes after it
     save_checkpoint(Path(cfg.out) / 'checkpoint.pt', make_checkpoint(model, opt, state, cfg, vocab, lexicon and lexicon.words))
+    write_jsonl(Path(cfg.out) / 'metrics.jsonl', state['history'])
     win = rec['train_stats'].get('window')
     say(f"epoch {rec['epoch']:3d}  step {rec['step']:6d}/{state['total'] or '?'}  loss {rec['train_loss']:.3f}  "
         f"valid loss {rec['valid_loss']:.3f}  WER {100 * rec['valid_wer']:5.1f}%  CER {100 * rec['valid_cer']:5.1f}%  "
