@@ -419,6 +419,8 @@ def train(cfg:TrainConfig, log=None, # callable for one-line progress messages (
         barrier()
         fit = _sync(_plan(state, cfg, clock, len(loader), len(ds['test'])))
         if fit is not None and state['total'] is not None: state['total'] = min(state['total'], fit)
+        # when the budget binds, a tail of under a quarter epoch is not worth an epoch (and a validation) of its own
+        if fit is not None and state['total'] == fit and fit - state['step'] < len(loader) // 4: state['total'] = state['step']
     t_train = time.time() - t_train
     metrics = _finish(cfg, model, vocab, ds, lexicon, state, dev, t_start, t_train, show) if rank == 0 else None
     barrier()
