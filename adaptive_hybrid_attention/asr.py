@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_asr.ipynb #e4cefc30
 from __future__ import annotations
-import argparse, json, math, os, random, sys, tempfile, time, warnings
+import argparse, json, math, os, random, sys, time, warnings
 from dataclasses import dataclass, asdict, fields, field
 from pathlib import Path
 import torch
@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from fastcore.basics import patch
 from fastprogress.fastprogress import master_bar, progress_bar
 from .logmel import SpecAugment
-from .manifest import CharVocab, read_manifest, SpeechDataset, collate, LengthBatchSampler
+from .manifest import CharVocab, read_manifest, SpeechDataset, collate, LengthBatchSampler, _atomic_write_bytes
 from .corpus import WORDS, synthesize_corpus, default_cache_dir
 from .ctc import (CTCDims, CTCModel, Lexicon, greedy_decode, lexicon_decode, n_params,
                                           subsampled_lengths, ATTENTIONS)
@@ -78,20 +78,14 @@ def config_parser(prog:str='aha_train')->argparse.ArgumentParser:
     return p
 
 # %% ../nbs/09_asr.ipynb #7d20c9fa
-def _atomic(path, write, mode='w'):
-    "Call `write(f)` on a temporary file beside `path`, then rename it over `path`."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as f: write(f)
-        os.chmod(tmp, 0o644); os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-    return path
+def _atomic(path, data)->Path:
+    "Write `data` (bytes, or a function of a binary file) to `path` through a temporary file and a rename."
+    _atomic_write_bytes(Path(path), data)
+    return Path(path)
 
-def write_json(path, obj): return _atomic(path, lambda f: json.dump(obj, f, indent=1))
-def write_jsonl(path, rows): return _atomic(path, lambda f: f.writelines(json.dumps(r) + '\n' for r in rows))
-def save_checkpoint(path, ckpt:dict): return _atomic(path, lambda f: torch.save(ckpt, f), 'wb')
+def write_json(path, obj): return _atomic(path, json.dumps(obj, indent=1).encode())
+def write_jsonl(path, rows): return _atomic(path, ''.join(json.dumps(r) + '\n' for r in rows).encode())
+def save_checkpoint(path, ckpt:dict): return _atomic(path, lambda f: torch.save(ckpt, f))
 
 def clean_stale(out):
     "Remove temporary files a killed run left in `out`."

@@ -4,13 +4,13 @@
 
 # %% ../nbs/09a_viz.ipynb #ac5972c9
 from __future__ import annotations
-import os, tempfile
 from pathlib import Path
 import numpy as np
 import torch
 import matplotlib
 from matplotlib.figure import Figure
 import matplotlib.pyplot as plt
+from .manifest import _atomic_write_bytes
 
 # %% auto #0
 __all__ = ['save_figure', 'plot_curves', 'plot_attention', 'plot_window_hist', 'plot_layer_stats']
@@ -19,13 +19,8 @@ __all__ = ['save_figure', 'plot_curves', 'plot_attention', 'plot_window_hist', '
 def save_figure(fig:Figure, path, # PNG path
                 dpi:int=110):
     "Write `fig` to `path` atomically and close it."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.stem}.', suffix='.png.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'wb') as f: fig.savefig(f, format='png', dpi=dpi, bbox_inches='tight')
-        os.chmod(tmp, 0o644); os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+    path = Path(path)
+    try: _atomic_write_bytes(path, lambda f: fig.savefig(f, format='png', dpi=dpi, bbox_inches='tight'))
     finally: plt.close(fig)
     return path
 
