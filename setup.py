@@ -41,7 +41,7 @@ setuptools.setup(
     include_package_data=True,
     python_requires='>=' + min_python,
     install_requires=reqs('requirements'),
-    extras_require={'dev': reqs('dev_requirements'), 'bench': reqs('bench_requirements')},
+    extras_require={k: reqs(f'{k}_requirements') for k in ('dev', 'bench', 'whisper', 'hf')},
     entry_points={
         'console_scripts': reqs('console_scripts'),
         'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"],
