@@ -22,31 +22,33 @@ def _bias(
     w = lin.weight
     return lin.bias if lin.bias is not None else torch.zeros(w.shape[0], dtype=w.dtype, device=w.device)
 
-def _stack(*lins:nn.Linear)->tuple[Tensor, Tensor]:
-    "Weights (3D,D) and biases (3D,) of the q, k, v projections `lins`, stacked as `in_proj` wants them."
-    return torch.cat([l.weight for l in lins]), torch.cat([_bias(l) for l in lins])
+def _stack(*lins:nn.Linear)->dict:
+    "`in_weight` (3D,D) and `in_bias` (3D,) of the q, k, v projections `lins`, stacked as `in_proj` wants them."
+    return dict(in_weight=torch.cat([l.weight for l in lins]), in_bias=torch.cat([_bias(l) for l in lins]))
 
 # %% ../nbs/06_convert.ipynb #66129ed9
 @torch.no_grad()
 def start_as_attention(
     aha:AdaptiveHybridAttention, # the layer to initialise (fusion 'concat')
+    *,
     in_weight:Tensor, # (3D,D) q | k | v projection weights, unscaled
     in_bias:Tensor|None, # (3D,) their biases; None: zeros
     out_weight:Tensor, # (D,D) output projection
     out_bias:Tensor|None, # (D,) its bias; None: zero
 )->AdaptiveHybridAttention: # `aha`, now computing that attention exactly
     "Load pretrained attention weights into the global branch and start the fusion as 'output = global branch'."
-    D = aha.dim
-    if aha.gate_out is not None: raise ValueError("aha: start_as_attention needs fusion='concat', got fusion='gate'")
+    D = aha.in_proj.in_features
+    if aha.config.fusion != 'concat': raise ValueError(f"aha: start_as_attention needs fusion='concat', got {aha.config.fusion!r}")
     if in_weight.shape != (3 * D, D) or out_weight.shape != (D, D):
         raise ValueError(f"in_weight/out_weight must have shapes {(3 * D, D)} and {(D, D)}, "
                          f"got {tuple(in_weight.shape)} and {tuple(out_weight.shape)}")
     aha.to(device=in_weight.device, dtype=in_weight.dtype)
     aha.in_proj.weight.copy_(in_weight); aha.global_out.weight.copy_(out_weight)
     for lin, bias in ((aha.in_proj, in_bias), (aha.global_out, out_bias)):
-        lin.bias.copy_(0 if bias is None else bias)
+        if bias is None: lin.bias.zero_()
+        else: lin.bias.copy_(bias)
     aha.fuse.weight.zero_(); aha.fuse.bias.zero_()
-    aha.fuse.weight[:, D:] = torch.eye(D)       # fuse [local ; global] = global
+    aha.fuse.weight[:, D:] = torch.eye(D, dtype=in_weight.dtype, device=in_weight.device)   # fuse [local ; global] = global
     return aha
 
 # %% ../nbs/06_convert.ipynb #588b9fb3
@@ -71,11 +73,10 @@ class AHAAdapter(nn.Module):
         if key_padding_mask is not None: y = torch.where(key_padding_mask[..., None], g, y)
         return y.to(x.dtype)
 
-    @classmethod
-    def _build(cls, dim:int, n_heads:int, config:AHAConfig, in_weight:Tensor, in_bias:Tensor|None,
-               out:nn.Linear, **kwargs):
-        aha = AdaptiveHybridAttention(dim, n_heads, config)
-        return cls(start_as_attention(aha, in_weight, in_bias, out.weight, out.bias), **kwargs)
+def _start(config:AHAConfig, n_heads:int, out:nn.Linear, **in_proj)->AdaptiveHybridAttention:
+    "A layer with `config` started as the attention with `in_proj` weights (`in_weight`, `in_bias`) and `out`."
+    aha = AdaptiveHybridAttention(out.in_features, n_heads, config)
+    return start_as_attention(aha, **in_proj, out_weight=out.weight, out_bias=out.bias)
 
 # %% ../nbs/06_convert.ipynb #fb89b45b
 class WhisperEncoderAttention(AHAAdapter):
@@ -83,7 +84,7 @@ class WhisperEncoderAttention(AHAAdapter):
     @classmethod
     def convert(cls, attn:nn.Module, config:AHAConfig)->WhisperEncoderAttention:
         "Adapter started from `attn`'s weights."
-        return cls._build(attn.query.in_features, attn.n_head, config, *_stack(attn.query, attn.key, attn.value), attn.out)
+        return cls(_start(config, attn.n_head, attn.out, **_stack(attn.query, attn.key, attn.value)))
 
     def forward(self,
         x:Tensor, # (B,T,D) frames
@@ -121,9 +122,9 @@ class HFEncoderAttention(AHAAdapter):
     @classmethod
     def convert(cls, attn:nn.Module, config:AHAConfig)->HFEncoderAttention:
         "Adapter started from `attn`'s `q_proj`, `k_proj`, `v_proj`, `out_proj`."
-        return cls._build(attn.embed_dim, attn.num_heads, config, *_stack(attn.q_proj, attn.k_proj, attn.v_proj), attn.out_proj)
+        return cls(_start(config, attn.num_heads, attn.out_proj, **_stack(attn.q_proj, attn.k_proj, attn.v_proj)))
 
-    def _hf_forward(self, hidden_states:Tensor, key_value_states, cache, attention_mask, kwargs:dict)->tuple[Tensor, None]:
+    def _hf_forward(self, hidden_states:Tensor, *, attention_mask, key_value_states, cache, kwargs:dict)->tuple[Tensor, None]:
         if key_value_states is not None: raise ValueError("key_value_states: the converted encoder self-attention takes no cross-attention input")
         if cache is not None: raise ValueError("cache: the converted encoder self-attention keeps no cache")
         packed = sorted(k for k in kwargs if k.startswith('cu_seq_lens'))
@@ -142,7 +143,7 @@ class HFWhisperEncoderAttention(HFEncoderAttention):
         **kwargs, # other attention kwargs: ignored (packed-sequence ones are rejected)
     )->tuple[Tensor, None]: # (B,T,D) output and no weights
         "transformers' `WhisperAttention` call convention around `attend`."
-        return self._hf_forward(hidden_states, key_value_states, cache, attention_mask, kwargs)
+        return self._hf_forward(hidden_states, attention_mask=attention_mask, key_value_states=key_value_states, cache=cache, kwargs=kwargs)
 
 class HFWav2Vec2EncoderAttention(HFEncoderAttention):
     "Stands in for transformers' `Wav2Vec2Attention`; same call."
@@ -154,7 +155,7 @@ class HFWav2Vec2EncoderAttention(HFEncoderAttention):
         **kwargs, # other attention kwargs: ignored (packed-sequence ones are rejected)
     )->tuple[Tensor, None]: # (B,T,D) output and no weights
         "transformers' `Wav2Vec2Attention` call convention around `attend`."
-        return self._hf_forward(hidden_states, key_value_states, None, attention_mask, kwargs)
+        return self._hf_forward(hidden_states, attention_mask=attention_mask, key_value_states=key_value_states, cache=None, kwargs=kwargs)
 
 # %% ../nbs/06_convert.ipynb #424fe6c7
 class MHAEncoderAttention(AHAAdapter):
@@ -168,8 +169,8 @@ class MHAEncoderAttention(AHAAdapter):
         "Adapter started from `attn`'s packed `in_proj_weight` and `out_proj`."
         if not attn._qkv_same_embed_dim or attn.bias_k is not None or attn.add_zero_attn:
             raise ValueError("attn: nn.MultiheadAttention with kdim/vdim, add_bias_kv or add_zero_attn cannot be converted")
-        return cls._build(attn.embed_dim, attn.num_heads, config, attn.in_proj_weight, attn.in_proj_bias,
-                          attn.out_proj, batch_first=attn.batch_first)
+        aha = _start(config, attn.num_heads, attn.out_proj, in_weight=attn.in_proj_weight, in_bias=attn.in_proj_bias)
+        return cls(aha, batch_first=attn.batch_first)
 
 # %% ../nbs/06_convert.ipynb #7f5a0d3c
 @patch
