@@ -82,7 +82,7 @@ def _start(config:AHAConfig, n_heads:int, out:nn.Linear, **in_proj)->AdaptiveHyb
 
 # %% ../nbs/06_convert.ipynb #fb89b45b
 class WhisperEncoderAttention(AHAAdapter):
-    "Stands in for openai-whisper's encoder `MultiHeadAttention`: same call, returns `(out, None)`."
+    "Stands in for openai-whisper's encoder `whisper.model.MultiHeadAttention`: same call, returns `(out, None)`."
     @classmethod
     def convert(cls, attn:nn.Module, config:AHAConfig)->WhisperEncoderAttention:
         "Adapter started from `attn`'s weights."
@@ -162,7 +162,10 @@ class HFWav2Vec2EncoderAttention(HFEncoderAttention):
 # %% ../nbs/06_convert.ipynb #424fe6c7
 class MHAEncoderAttention(AHAAdapter):
     "Stands in for an encoder's `nn.MultiheadAttention` self-attention; same call, returns `(out, None)`."
-    def __init__(self, aha:AdaptiveHybridAttention, batch_first:bool=False):
+    def __init__(self,
+        aha:AdaptiveHybridAttention, # the layer, already started as the host's attention
+        batch_first:bool=False, # the host's layout: (B,T,D) if True, else (T,B,D)
+    ):
         super().__init__(aha)
         self.batch_first = batch_first
 
