@@ -53,17 +53,20 @@ def start_as_attention(
     aha.fuse.weight[:, D:] = torch.eye(D, dtype=in_weight.dtype, device=in_weight.device)   # fuse [local ; global] = global
     return aha
 
-# %% ../nbs/06_convert.ipynb #588b9fb3
+# %% ../nbs/06_convert.ipynb #7ed8479b
+def _keep_output(module:nn.Module, args, out:Tensor):
+    "Forward hook: keep the module's last output on it (a plain function, so copies and replicas keep their own)."
+    module.last_output = out
+
 class AHAAdapter(nn.Module):
     "Base of the adapters: the `AdaptiveHybridAttention` `aha` standing in for a host's self-attention."
     def __init__(self,
         aha:AdaptiveHybridAttention, # the layer, already started as the host's attention
     ):
         super().__init__()
-        self.aha, self._global = aha, None
-        aha.global_out.register_forward_hook(self._keep_global)
-
-    def _keep_global(self, module, args, out): self._global = out   # (B,T,D) global branch output
+        self.aha = aha
+        aha.global_out.last_output = None
+        aha.global_out.register_forward_hook(_keep_output)
 
     def attend(self,
         x:Tensor, # (B,T,D) frames
@@ -71,7 +74,7 @@ class AHAAdapter(nn.Module):
     )->Tensor: # (B,T,D) fused output; at padded frames the global branch output, as the host computes there
         "Run the layer in its own dtype; padded frames keep the global branch's output."
         y = self.aha(x.to(self.aha.in_proj.weight.dtype), key_padding_mask=key_padding_mask)
-        g, self._global = self._global, None
+        g, self.aha.global_out.last_output = self.aha.global_out.last_output, None   # (B,T,D), released
         if key_padding_mask is not None: y = torch.where(key_padding_mask[..., None], g, y)
         return y.to(x.dtype)
 
