@@ -268,7 +268,8 @@ def to_aha(
     found = _find(model)
     if not found:
         raise ValueError(f"model: no encoder self-attention found in a {type(model).__name__}; looked for "
-                         + '; '.join(h.name for h in HOSTS))
+                         + '; '.join(h.name for h in HOSTS) + ". For another attention, start an AdaptiveHybridAttention "
+                         "from its weights with start_as_attention")
     for parent, name, child, host in found: setattr(parent, name, host.adapter.convert(child, cfg))
     _set_trainable(model, trainable)
     return model
