@@ -237,9 +237,9 @@ def _convert_config(config:AHAConfig|None, options:dict)->AHAConfig:
     return cfg
 
 def _find(model:nn.Module)->list[tuple[nn.Module, str, nn.Module, Host]]:
-    "Every (parent, attribute, module, host) of a supported encoder self-attention in `model`."
+    "Every (parent, attribute, module, host) of a supported encoder self-attention in `model` not converted yet."
     return [(parent, name, child, host) for parent in model.modules() for name, child in parent.named_children()
-            for host in HOSTS if host.matches(parent, name, child)]
+            if not isinstance(child, AHAAdapter) for host in HOSTS if host.matches(parent, name, child)]
 
 # %% ../nbs/06_convert.ipynb #b4d5d131
 def aha_modules(
