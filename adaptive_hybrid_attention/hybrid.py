@@ -28,6 +28,10 @@ def _verify_options(self):
     if self.max_span < 1: raise ValueError(f"max_span must be >= 1, got {self.max_span}")
     if not 1 <= self.min_window <= self.max_span:
         raise ValueError(f"min_window must lie in [1, max_span={self.max_span}], got {self.min_window}")
+    if not 0 < self.init_scale < 1: raise ValueError(f"init_scale must lie in (0, 1), got {self.init_scale}")
+    if not 0 < self.tau_min <= 1: raise ValueError(f"tau_min must lie in (0, 1], got {self.tau_min}")
+    if self.max_sharpness is not None and not self.max_sharpness > 0:
+        raise ValueError(f"max_sharpness must be > 0 or None, got {self.max_sharpness}")
     if self.max_rel_dist is not None and self.max_rel_dist < 1:
         raise ValueError(f"max_rel_dist must be >= 1 or None, got {self.max_rel_dist}")
     check_choice(self.score_scaling, 'score_scaling', SCORE_SCALINGS)
