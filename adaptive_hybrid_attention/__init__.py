@@ -8,7 +8,8 @@ from .scaling import score_gain
 from .temperature import temperature, sharpness, attention_entropy
 from .relpos import RelativePositionBias
 from .hybrid import AHAConfig, AHAOutput, AdaptiveHybridAttention
+from .streaming import AHAStream  # also adds AdaptiveHybridAttention.stream
 
-__all__ = ['AHAConfig', 'AHAOutput', 'AdaptiveHybridAttention', 'RelativePositionBias', 'SpanPredictor',
+__all__ = ['AHAConfig', 'AHAOutput', 'AHAStream', 'AdaptiveHybridAttention', 'RelativePositionBias', 'SpanPredictor',
            'attention_entropy', 'band_pairs', 'local_attention', 'local_attention_entropy', 'local_attention_reference',
            'masked_mean', 'score_gain', 'sharpness', 'soft_ramp', 'span_penalty', 'span_window', 'temperature']

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from fastcore.basics import patch
 from .span import SpanPredictor, span_window, span_penalty
-from .utils import check_choice, project_qkv, merge_heads, dense_attention_weights
+from .utils import check_choice, masked_mean, project_qkv, merge_heads, dense_attention_weights
 from .local import local_attention, local_attention_entropy, local_attention_reference
 from .scaling import score_gain, SCORE_SCALINGS
 from .temperature import temperature, sharpness, TEMPERATURE_SCHEDULES
@@ -28,6 +28,10 @@ def _verify_options(self):
     if self.max_span < 1: raise ValueError(f"max_span must be >= 1, got {self.max_span}")
     if not 1 <= self.min_window <= self.max_span:
         raise ValueError(f"min_window must lie in [1, max_span={self.max_span}], got {self.min_window}")
+    if not 0 < self.init_scale < 1: raise ValueError(f"init_scale must lie in (0, 1), got {self.init_scale}")
+    if not 0 < self.tau_min <= 1: raise ValueError(f"tau_min must lie in (0, 1], got {self.tau_min}")
+    if self.max_sharpness is not None and not self.max_sharpness > 0:
+        raise ValueError(f"max_sharpness must be > 0 or None, got {self.max_sharpness}")
     if self.max_rel_dist is not None and self.max_rel_dist < 1:
         raise ValueError(f"max_rel_dist must be >= 1 or None, got {self.max_rel_dist}")
     check_choice(self.score_scaling, 'score_scaling', SCORE_SCALINGS)
@@ -137,10 +141,15 @@ def _global(self:AdaptiveHybridAttention, q:Tensor, k:Tensor, v:Tensor, key_padd
 # %% ../nbs/05_hybrid.ipynb #f6b58f61
 @patch
 def _span(self:AdaptiveHybridAttention, g:Tensor, key_padding_mask:Tensor|None)->dict:
-    "Span scale, continuous span, window, gain, temperature and sharpness, each (B,1|H)."
-    cfg = self.config
-    s = self.predictor(g, key_padding_mask)                                     # (B,1|H)
+    "Span scale, continuous span, window, gain, temperature and sharpness, each (B,1|H), or (B,1|H,T) when causal."
+    if self.config.causal: return self._span_of_scale(self.predictor.running(g, key_padding_mask))  # from the past only
     valid_len = None if key_padding_mask is None else (~key_padding_mask).sum(-1)
+    return self._span_of_scale(self.predictor(g, key_padding_mask), valid_len)
+
+@patch
+def _span_of_scale(self:AdaptiveHybridAttention, s:Tensor, valid_len:Tensor|None=None)->dict:
+    "Continuous span, window, gain, temperature and sharpness of the span scale `s` (any shape)."
+    cfg = self.config
     z, w = span_window(s, cfg.max_span, cfg.min_window, valid_len, cfg.ramp)
     gain, tau = score_gain(s, cfg.score_scaling), temperature(s, cfg.temperature, cfg.tau_min)
     return dict(scale=s, span=z, window=w, gain=gain, temperature=tau,
@@ -151,7 +160,9 @@ def _span(self:AdaptiveHybridAttention, g:Tensor, key_padding_mask:Tensor|None)-
 def _local_kwargs(self:AdaptiveHybridAttention, span:dict, key_padding_mask:Tensor|None)->dict:
     "Options of the local branch for the predicted `span`: window, bias band, inverse temperature, ramp."
     cfg = self.config
-    return dict(key_padding_mask=key_padding_mask, causal=cfg.causal, rel_bias=self.rel_bias(span['window']),
+    # a per-query window reads the whole table: inside any window it equals the clamped band (04_relpos)
+    rel_bias = self.rel_bias.table_band() if cfg.causal else self.rel_bias(span['window'])
+    return dict(key_padding_mask=key_padding_mask, causal=cfg.causal, rel_bias=rel_bias,
                 beta=span['sharpness'], span=span['span'], ramp=cfg.ramp)
 
 # %% ../nbs/05_hybrid.ipynb #d9bd00bb
@@ -168,7 +179,7 @@ def _fuse(self:AdaptiveHybridAttention, local:Tensor, g:Tensor)->Tensor:
 class AHAOutput:
     "The output of `AdaptiveHybridAttention.attend` and the span it chose; optional fields are None unless asked for."
     y:Tensor # (B,T,D) output, zero at padded frames
-    scale:Tensor # (B,1|H) span scale s
+    scale:Tensor # (B,1|H) span scale s; (B,1|H,T) for a causal layer, as every span field
     span:Tensor # (B,1|H) continuous span z = s * max_span
     window:Tensor # (B,1|H) int64 half-width w
     gain:Tensor # (B,1|H) score gain gamma(s)
@@ -197,10 +208,16 @@ def attend(self:AdaptiveHybridAttention,
     local = local_attention(q, k, v, span['window'], **local_kw)                   # (B,H,T,E)
     y = self.drop(self._fuse(merge_heads(local), g))
     if key_padding_mask is not None: y = y.masked_fill(key_padding_mask[..., None], 0.)
-    out = AHAOutput(y=y, span_penalty=span_penalty(span['span'], self.config.span_penalty), **span)
+    out = AHAOutput(y=y, span_penalty=self._span_penalty(span['span'], key_padding_mask), **span)
     if diagnostics: out.entropy = local_attention_entropy(q, k, v, span['window'], **local_kw)
     if weights: out.global_weights, out.local_weights = self._weights(q, k, v, span, key_padding_mask)
     return out
+
+@patch
+def _span_penalty(self:AdaptiveHybridAttention, z:Tensor, key_padding_mask:Tensor|None)->Tensor:
+    "`span_penalty` of the continuous span; a per-frame span (causal) is averaged over valid frames first."
+    if z.dim() == 3: z = masked_mean(z, key_padding_mask, dim=-1)                  # (B,1|H,T) -> (B,1|H)
+    return span_penalty(z, self.config.span_penalty)
 
 @patch
 def forward(self:AdaptiveHybridAttention,

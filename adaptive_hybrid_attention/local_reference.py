@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import torch
 from torch import Tensor
-from .utils import check_window
+from .utils import check_window, broadcast_to, per_query_shape
 
 # %% auto #0
 __all__ = ['local_attention_reference', 'LocalInputs', 'local_inputs', 'band_pairs']
@@ -17,14 +17,14 @@ def local_attention_reference(
     q:Tensor, # (B,H,T,E) queries
     k:Tensor, # (B,H,T,E) keys
     v:Tensor, # (B,H,T,E) values
-    window, # int or integer tensor broadcastable to (B,H): half-width W
+    window, # int or integer tensor broadcastable to (B,H), or (B,H,T) per query: half-width W
     *,
     key_padding_mask:Tensor|None=None, # (B,T) bool, True = padding
     causal:bool=False, # only look back: 0 <= i-j <= W
     scale:float|None=None, # score scale, default 1/sqrt(E)
     rel_bias:Tensor|None=None, # (B|1,H|1,2L-1) bias by clamped offset i-j
-    beta=None, # float or (B,H)-broadcastable inverse temperature on the scores
-    span=None, # (B,H)-broadcastable continuous span z, used by the ramp
+    beta=None, # float or (B,H)-broadcastable inverse temperature on the scores, or (B,H,T) per query
+    span=None, # (B,H)-broadcastable continuous span z used by the ramp, or (B,H,T) per query
     ramp:float=0.0, # soft ramp width R (0 = hard window)
 )->tuple[Tensor, Tensor]: # out (B,H,T,E) and weights (B,H,T,T)
     "Slow dense O(T^2) oracle for `local_attention`: the output and the attention weights."
@@ -33,22 +33,26 @@ def local_attention_reference(
     T = q.shape[2]
     pos = torch.arange(T, device=q.device)
     d = pos[:, None] - pos[None, :]                                          # (T,T) offset i-j
-    wb = a.window[..., None, None]                                           # (B,H,1,1)
+    wb = _rows(a.window)                                                     # (B,H,1|T,1)
     allowed = ((d >= 0) & (d <= wb)) if causal else (d.abs() <= wb)          # (B,H,T,T)
     if key_padding_mask is not None: allowed = allowed & ~key_padding_mask[:, None, None, :]
     s = (q @ k.transpose(-1, -2)) * a.scale                                  # (B,H,T,T)
     if rel_bias is not None:
         L = (rel_bias.shape[-1] + 1) // 2
         s = s + rel_bias[..., d.clamp(-(L - 1), L - 1) + L - 1]
-    if a.beta is not None: s = s * a.beta[..., None, None]
+    if a.beta is not None: s = s * _rows(a.beta)
     p = _masked_softmax(s, allowed)
     if ramp > 0:
-        p = p * ((a.span[..., None, None] + ramp - d.abs().to(q.dtype)) / ramp).clamp(0, 1)
+        p = p * ((_rows(a.span) + ramp - d.abs().to(q.dtype)) / ramp).clamp(0, 1)
         p = p / p.sum(-1, keepdim=True).clamp_min(torch.finfo(p.dtype).tiny)
     if key_padding_mask is not None: p = p.masked_fill(key_padding_mask[:, None, :, None], 0.)
     return p @ v, p
 
 # %% ../nbs/01_local.ipynb #5af01d67
+def _rows(x:Tensor)->Tensor:
+    "A per-(b,h) value `(B,H)` as `(B,H,1,1)`, a per-query one `(B,H,T)` as `(B,H,T,1)`: one value per row of scores."
+    return x[..., None, None] if x.dim() == 2 else x[..., None]
+
 def _masked_softmax(s:Tensor, allowed:Tensor)->Tensor:
     "Softmax of `s` over the last dim restricted to `allowed`; rows with nothing allowed give 0."
     s = s.masked_fill(~allowed, float('-inf'))
@@ -62,23 +66,21 @@ def _masked_softmax(s:Tensor, allowed:Tensor)->Tensor:
 @dataclass(frozen=True)
 class LocalInputs:
     "The options of a local attention call, validated and broadcast to `(B,H)`."
-    window:Tensor # (B,H) int64 half-widths
+    window:Tensor # (B,H) or (B,H,T) int64 half-widths
     key_padding_mask:Tensor|None # (B,T) bool, True = padding
     causal:bool # only look back
     scale:float # score scale
     rel_bias:Tensor|None # (B|1,H|1,2L-1) bias by clamped offset
-    beta:Tensor|None # (B,H) inverse temperature, None = 1
-    span:Tensor|None # (B,H) continuous span; only with a ramp
+    beta:Tensor|None # (B,H) or (B,H,T) inverse temperature, None = 1
+    span:Tensor|None # (B,H) or (B,H,T) continuous span; only with a ramp
     ramp:float # soft ramp width R, 0 = hard window
 
 # %% ../nbs/01_local.ipynb #a3a3cb75
-def _as_bh(x, B:int, H:int, name:str, ref:Tensor)->Tensor:
-    "Broadcast a float or tensor `x` to `(B,H)` in `ref`'s dtype and device, naming `name` on failure."
+def _per_head(x, name:str, ref:Tensor)->Tensor:
+    "Broadcast a float or tensor `x` to `(B,H)` (or `(B,H,T)` when 3-D) in `ref`'s dtype and device."
     x = torch.as_tensor(x, device=ref.device, dtype=ref.dtype)
-    try: shape = torch.broadcast_shapes(x.shape, (B, H))
-    except RuntimeError: shape = None
-    if shape != (B, H): raise ValueError(f"`{name}` of shape {tuple(x.shape)} is not broadcastable to (B,H)=({B},{H})")
-    return x.expand(B, H)
+    B, H, T, _ = ref.shape
+    return broadcast_to(x, per_query_shape(x, B, H, T), name)
 
 def _check_qkv(q, k, v):
     "Validate `q`,`k`,`v` (B,H,T,E)."
@@ -109,21 +111,21 @@ def _check_rel_bias(rel_bias, B:int, H:int):
 
 # %% ../nbs/01_local.ipynb #bc5307dd
 def local_inputs(q:Tensor, k:Tensor, v:Tensor, # (B,H,T,E) queries, keys, values
-    window, # int or integer tensor broadcastable to (B,H)
+    window, # int or integer tensor broadcastable to (B,H), or (B,H,T) per query
     *, key_padding_mask=None, causal=False, scale=None, rel_bias=None, beta=None, span=None, ramp=0.0, # as in `local_attention_reference`
 )->LocalInputs:
     "Validate the arguments of a local attention call once, naming any bad one."
     _check_qkv(q, k, v)
     B, H, T, E = q.shape
-    w = check_window(window, B, H, q.device)
+    w = check_window(window, B, H, q.device, T)
     if int(w.min()) < 0: raise ValueError(f"`window` must be >= 0 (a half-width), got {int(w.min())}")
     _check_mask(key_padding_mask, B, T)
     _check_rel_bias(rel_bias, B, H)
     if ramp < 0: raise ValueError(f"`ramp` must be >= 0, got {ramp}")
     if ramp > 0 and span is None: raise ValueError("`span` (B,H)-broadcastable float tensor is required when `ramp` > 0")
     return LocalInputs(w, key_padding_mask, causal, scale if scale is not None else E ** -0.5, rel_bias,
-                       None if beta is None else _as_bh(beta, B, H, 'beta', q),
-                       _as_bh(span, B, H, 'span', q) if ramp > 0 else None, ramp)
+                       None if beta is None else _per_head(beta, 'beta', q),
+                       _per_head(span, 'span', q) if ramp > 0 else None, ramp)
 
 # %% ../nbs/01_local.ipynb #9d1c2e33
 def band_pairs(

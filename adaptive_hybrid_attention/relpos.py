@@ -68,3 +68,9 @@ def dense(self:RelativePositionBias,
     window = self._check(window)
     pos = torch.arange(T, device=window.device)
     return self._gather(offset_index(pos[:, None] - pos[None, :], window, self.max_rel_dist))
+
+# %% ../nbs/04_relpos.ipynb #4b8f1c62
+@patch
+def table_band(self:RelativePositionBias)->Tensor: # (1,H,2M-1) bias for offsets -(M-1) .. M-1, unclamped
+    "The whole table as a band shared by every sample: equal to `forward(window)` inside any window."
+    return self.table.T[None]

@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 import torch
 from torch import nn, Tensor
-from .utils import masked_mean
+from fastcore.basics import patch
+from .utils import masked_mean, running_mean
 
 # %% auto #0
 __all__ = ['SpanPredictor', 'span_window', 'soft_ramp', 'span_penalty']
@@ -32,6 +33,16 @@ class SpanPredictor(nn.Module):
         key_padding_mask:Tensor|None=None, # (B,T) bool, True = padding
     )->Tensor: # (B,n_heads) span scale in (0, 1)
         return torch.sigmoid(self.proj(masked_mean(g, key_padding_mask)))
+
+# %% ../nbs/00_span.ipynb #6b2d9f31
+@patch
+def running(self:SpanPredictor,
+    g:Tensor, # (B,T,D) global branch output
+    key_padding_mask:Tensor|None=None, # (B,T) bool, True = padding
+    start:tuple|None=None, # (sum (B,D), count (B,1)) of earlier frames, to continue a stream
+)->Tensor: # (B,n_heads,T) span scale at each frame, from frames <= t only
+    "Causal span scale: frame `t` reads the mean of the valid frames `<= t`."
+    return torch.sigmoid(self.proj(running_mean(g, key_padding_mask, start))).transpose(1, 2)
 
 # %% ../nbs/00_span.ipynb #5eacd97d
 def span_window(
