@@ -18,6 +18,10 @@ def reqs(key):
     return cfg.get(key, '').split()
 
 
+# every `<name>_requirements` key of settings.ini is the extra `[<name>]` (dev, asr, corpus, bench, ...)
+extras = {k[:-len('_requirements')]: reqs(k) for k in cfg if k.endswith('_requirements')}
+
+
 setuptools.setup(
     name=cfg['repo'],
     version=cfg['version'],
@@ -41,7 +45,7 @@ setuptools.setup(
     include_package_data=True,
     python_requires='>=' + min_python,
     install_requires=reqs('requirements'),
-    extras_require={k: reqs(f'{k}_requirements') for k in ('dev', 'bench', 'whisper', 'hf')},
+    extras_require=extras,
     entry_points={
         'console_scripts': reqs('console_scripts'),
         'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"],

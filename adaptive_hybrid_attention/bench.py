@@ -10,20 +10,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-from .local import local_attention, local_attention_reference
+from .local import local_attention, local_attention_reference, band_pairs
 
 # %% auto #0
-__all__ = ['METHODS', 'band_pairs', 'useful_flops', 'Unavailable', 'peak_memory', 'interleave', 'm_banded', 'm_dense',
-           'm_band_mask', 'm_flex', 'm_lucidrains', 'm_loop', 'bench_kernel', 'bench_mixed', 'bench_layer',
-           'machine_info', 'run_benchmarks', 'table_banded', 'table_baselines', 'table_mixed', 'table_layer', 'targets',
-           'to_markdown', 'save', 'run', 'main']
+__all__ = ['METHODS', 'useful_flops', 'Unavailable', 'peak_memory', 'interleave', 'm_banded', 'm_dense', 'm_band_mask', 'm_flex',
+           'm_lucidrains', 'm_loop', 'bench_kernel', 'bench_mixed', 'bench_layer', 'machine_info', 'run_benchmarks',
+           'table_banded', 'table_baselines', 'table_mixed', 'table_layer', 'targets', 'to_markdown', 'save', 'run',
+           'main']
 
 # %% ../nbs/10_bench.ipynb #44144319
-def band_pairs(T:int, w:int, causal:bool=False)->int:
-    "Number of query-key pairs `(i, j)` with `|i-j| <= w` (causal: `0 <= i-j <= w`) in a length-`T` sequence."
-    w = min(w, T - 1)
-    return T * (w + 1) - w * (w + 1) // 2 if causal else T * (2 * w + 1) - w * (w + 1)
-
 def useful_flops(B:int, H:int, E:int, T:int, w:int, causal:bool=False)->int:
     "Forward FLOPs of attention restricted to the band: `4·B·H·E·pairs`."
     return 4 * B * H * E * band_pairs(T, w, causal)
@@ -32,16 +27,16 @@ def useful_flops(B:int, H:int, E:int, T:int, w:int, causal:bool=False)->int:
 class Unavailable(Exception):
     "A baseline that cannot run here (missing package, no backward on this device, ...)."
 
-def _sync(device):
+def _cuda_sync(device):
     if torch.device(device).type == 'cuda': torch.cuda.synchronize()
 
 def _run(fn, backward:bool, device)->float:
     "Seconds for one call of `fn` (forward, or forward + `sum().backward()`)."
-    _sync(device); t = time.perf_counter()
+    _cuda_sync(device); t = time.perf_counter()
     if backward: fn().float().sum().backward()
     else:
         with torch.no_grad(): fn()
-    _sync(device)
+    _cuda_sync(device)
     return time.perf_counter() - t
 
 # %% ../nbs/10_bench.ipynb #adda5f43

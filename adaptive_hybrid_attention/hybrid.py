@@ -11,13 +11,14 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from fastcore.basics import patch
 from .span import SpanPredictor, span_window, span_penalty
-from .local import local_attention, local_attention_reference
-from .scaling import score_gain, check_choice, SCORE_SCALINGS
+from .utils import check_choice, masked_mean, project_qkv, merge_heads, dense_attention_weights
+from .local import local_attention, local_attention_entropy, local_attention_reference
+from .scaling import score_gain, SCORE_SCALINGS
 from .temperature import temperature, sharpness, TEMPERATURE_SCHEDULES
 from .relpos import RelativePositionBias
 
 # %% auto #0
-__all__ = ['FUSIONS', 'AHAConfig', 'AdaptiveHybridAttention', 'pool_keys', 'merge_heads']
+__all__ = ['FUSIONS', 'AHAConfig', 'AdaptiveHybridAttention', 'pool_keys', 'AHAOutput']
 
 # %% ../nbs/05_hybrid.ipynb #9006c13c
 FUSIONS = ('concat', 'gate')
@@ -27,6 +28,10 @@ def _verify_options(self):
     if self.max_span < 1: raise ValueError(f"max_span must be >= 1, got {self.max_span}")
     if not 1 <= self.min_window <= self.max_span:
         raise ValueError(f"min_window must lie in [1, max_span={self.max_span}], got {self.min_window}")
+    if not 0 < self.init_scale < 1: raise ValueError(f"init_scale must lie in (0, 1), got {self.init_scale}")
+    if not 0 < self.tau_min <= 1: raise ValueError(f"tau_min must lie in (0, 1], got {self.tau_min}")
+    if self.max_sharpness is not None and not self.max_sharpness > 0:
+        raise ValueError(f"max_sharpness must be > 0 or None, got {self.max_sharpness}")
     if self.max_rel_dist is not None and self.max_rel_dist < 1:
         raise ValueError(f"max_rel_dist must be >= 1 or None, got {self.max_rel_dist}")
     check_choice(self.score_scaling, 'score_scaling', SCORE_SCALINGS)
@@ -53,7 +58,7 @@ class AHAConfig:
     tau_min:float=0.1 # lowest temperature
     max_sharpness:float|None=10.0 # cap on gain/temperature (over-sharpening guard); None: no cap
     ramp:float=0.0 # soft-ramp width R in frames; > 0 makes the window differentiable
-    span_penalty:float=0.0 # lambda of the span regulariser reported in the diagnostics
+    span_penalty:float=0.0 # lambda of the span regulariser `AHAOutput.span_penalty` (add it to the loss)
     causal:bool=False # both branches look back only
     fusion:str='concat' # 'concat': W_o [local; global]; 'gate': learned sigmoid gate between them
     dropout:float=0.0 # dropout on global attention weights and on the output
@@ -100,10 +105,8 @@ def _check_input(self:AdaptiveHybridAttention, x:Tensor, key_padding_mask:Tensor
 # %% ../nbs/05_hybrid.ipynb #23dd46cb
 @patch
 def _project(self:AdaptiveHybridAttention, x:Tensor)->tuple[Tensor, Tensor, Tensor]:
-    "Queries, keys and values, each (B,H,T,E)."
-    B, T, _ = x.shape
-    qkv = self.in_proj(x).view(B, T, 3, self.n_heads, -1)   # (B,T,3,H,E)
-    return qkv.permute(2, 0, 3, 1, 4).unbind(0)           # 3 x (B,H,T,E)
+    "Queries, keys and values, each (B,H,T,E), from the one `D → 3D` projection (see `project_qkv`)."
+    return project_qkv(self.in_proj, x, self.n_heads)
 
 # %% ../nbs/05_hybrid.ipynb #8e47bea7
 def pool_keys(
@@ -138,10 +141,15 @@ def _global(self:AdaptiveHybridAttention, q:Tensor, k:Tensor, v:Tensor, key_padd
 # %% ../nbs/05_hybrid.ipynb #f6b58f61
 @patch
 def _span(self:AdaptiveHybridAttention, g:Tensor, key_padding_mask:Tensor|None)->dict:
-    "Span scale, continuous span, window, gain, temperature and sharpness, each (B,1|H)."
-    cfg = self.config
-    s = self.predictor(g, key_padding_mask)                                     # (B,1|H)
+    "Span scale, continuous span, window, gain, temperature and sharpness, each (B,1|H), or (B,1|H,T) when causal."
+    if self.config.causal: return self._span_of_scale(self.predictor.running(g, key_padding_mask))  # from the past only
     valid_len = None if key_padding_mask is None else (~key_padding_mask).sum(-1)
+    return self._span_of_scale(self.predictor(g, key_padding_mask), valid_len)
+
+@patch
+def _span_of_scale(self:AdaptiveHybridAttention, s:Tensor, valid_len:Tensor|None=None)->dict:
+    "Continuous span, window, gain, temperature and sharpness of the span scale `s` (any shape)."
+    cfg = self.config
     z, w = span_window(s, cfg.max_span, cfg.min_window, valid_len, cfg.ramp)
     gain, tau = score_gain(s, cfg.score_scaling), temperature(s, cfg.temperature, cfg.tau_min)
     return dict(scale=s, span=z, window=w, gain=gain, temperature=tau,
@@ -150,24 +158,14 @@ def _span(self:AdaptiveHybridAttention, g:Tensor, key_padding_mask:Tensor|None)-
 # %% ../nbs/05_hybrid.ipynb #3b3f6909
 @patch
 def _local_kwargs(self:AdaptiveHybridAttention, span:dict, key_padding_mask:Tensor|None)->dict:
+    "Options of the local branch for the predicted `span`: window, bias band, inverse temperature, ramp."
     cfg = self.config
-    return dict(key_padding_mask=key_padding_mask, causal=cfg.causal, rel_bias=self.rel_bias(span['window']),
-                gain=span['sharpness'], span=span['span'], ramp=cfg.ramp)
-
-@patch
-def _local(self:AdaptiveHybridAttention, q:Tensor, k:Tensor, v:Tensor, span:dict, key_padding_mask:Tensor|None,
-           need_entropy:bool)->tuple[Tensor, Tensor|None]:
-    "Local attention output (B,H,T,E) and, when asked, its mean row entropy (B,H)."
-    # the entropy needs the explicit weights, so only diagnostics pay for it
-    out = local_attention(q, k, v, span['window'], return_entropy=need_entropy, **self._local_kwargs(span, key_padding_mask))
-    return out if need_entropy else (out, None)
+    # a per-query window reads the whole table: inside any window it equals the clamped band (04_relpos)
+    rel_bias = self.rel_bias.table_band() if cfg.causal else self.rel_bias(span['window'])
+    return dict(key_padding_mask=key_padding_mask, causal=cfg.causal, rel_bias=rel_bias,
+                beta=span['sharpness'], span=span['span'], ramp=cfg.ramp)
 
 # %% ../nbs/05_hybrid.ipynb #d9bd00bb
-def merge_heads(x:Tensor)->Tensor:
-    "(B,H,T,E) -> (B,T,H*E)."
-    B, H, T, E = x.shape
-    return x.transpose(1, 2).reshape(B, T, H * E)
-
 @patch
 def _fuse(self:AdaptiveHybridAttention, local:Tensor, g:Tensor)->Tensor:
     "Combine the local (B,T,D) and global (B,T,D) outputs into y (B,T,D)."
@@ -176,38 +174,65 @@ def _fuse(self:AdaptiveHybridAttention, local:Tensor, g:Tensor)->Tensor:
     gate = torch.sigmoid(self.fuse(both))
     return self.gate_out(gate * local + (1 - gate) * g)
 
+# %% ../nbs/05_hybrid.ipynb #4d2c9e10
+@dataclass
+class AHAOutput:
+    "The output of `AdaptiveHybridAttention.attend` and the span it chose; optional fields are None unless asked for."
+    y:Tensor # (B,T,D) output, zero at padded frames
+    scale:Tensor # (B,1|H) span scale s; (B,1|H,T) for a causal layer, as every span field
+    span:Tensor # (B,1|H) continuous span z = s * max_span
+    window:Tensor # (B,1|H) int64 half-width w
+    gain:Tensor # (B,1|H) score gain gamma(s)
+    temperature:Tensor # (B,1|H) temperature tau(s)
+    sharpness:Tensor # (B,1|H) inverse temperature beta = min(gamma/tau, max_sharpness)
+    span_penalty:Tensor # () lambda * mean(z), in the autograd graph
+    entropy:Tensor|None=None # (B,H) mean local attention entropy (diagnostics=True)
+    global_weights:Tensor|None=None # (B,H,T,S) dense global map (weights=True)
+    local_weights:Tensor|None=None # (B,H,T,T) dense local map (weights=True)
+
 # %% ../nbs/05_hybrid.ipynb #0a8dc0c2
+@patch
+def attend(self:AdaptiveHybridAttention,
+    x:Tensor, # (B,T,D) input frames
+    key_padding_mask:Tensor|None=None, # (B,T) bool, True = padding
+    *,
+    diagnostics:bool=False, # also compute the local attention entropy
+    weights:bool=False, # also compute dense global and local attention maps (O(T^2))
+)->AHAOutput:
+    "Adaptive hybrid attention with what it chose: window, sharpness, span penalty and, on request, entropy and maps."
+    self._check_input(x, key_padding_mask)
+    q, k, v = self._project(x)
+    g = self.global_out(merge_heads(self._global(q, k, v, key_padding_mask)))     # (B,T,D)
+    span = self._span(g, key_padding_mask)
+    local_kw = self._local_kwargs(span, key_padding_mask)
+    local = local_attention(q, k, v, span['window'], **local_kw)                   # (B,H,T,E)
+    y = self.drop(self._fuse(merge_heads(local), g))
+    if key_padding_mask is not None: y = y.masked_fill(key_padding_mask[..., None], 0.)
+    out = AHAOutput(y=y, span_penalty=self._span_penalty(span['span'], key_padding_mask), **span)
+    if diagnostics: out.entropy = local_attention_entropy(q, k, v, span['window'], **local_kw)
+    if weights: out.global_weights, out.local_weights = self._weights(q, k, v, span, key_padding_mask)
+    return out
+
+@patch
+def _span_penalty(self:AdaptiveHybridAttention, z:Tensor, key_padding_mask:Tensor|None)->Tensor:
+    "`span_penalty` of the continuous span; a per-frame span (causal) is averaged over valid frames first."
+    if z.dim() == 3: z = masked_mean(z, key_padding_mask, dim=-1)                  # (B,1|H,T) -> (B,1|H)
+    return span_penalty(z, self.config.span_penalty)
+
 @patch
 def forward(self:AdaptiveHybridAttention,
     x:Tensor, # (B,T,D) input frames
     key_padding_mask:Tensor|None=None, # (B,T) bool, True = padding
-    return_diagnostics:bool=False, # also return a dict of span scale, window, temperature, entropy, ...
-    return_weights:bool=False, # add dense 'global_weights' and 'local_weights' (B,H,T,T) to the diagnostics
-): # y (B,T,D), or (y, diagnostics) when asked
-    "Adaptive hybrid attention; padded positions of `y` are zero."
-    self._check_input(x, key_padding_mask)
-    q, k, v = self._project(x)
-    g = self.global_out(merge_heads(self._global(q, k, v, key_padding_mask)))   # (B,T,D)
-    span = self._span(g, key_padding_mask)
-    diagnose = return_diagnostics or return_weights
-    local, entropy = self._local(q, k, v, span, key_padding_mask, diagnose)       # (B,H,T,E), (B,H)|None
-    y = self.drop(self._fuse(merge_heads(local), g))
-    if key_padding_mask is not None: y = y.masked_fill(key_padding_mask[..., None], 0.)
-    if not diagnose: return y
-    diag = dict(span, entropy=entropy, span_penalty=span_penalty(span['span'], self.config.span_penalty))
-    if return_weights: diag.update(self._weights(q, k, v, span, key_padding_mask))
-    return y, diag
+)->Tensor: # (B,T,D), zero at padded frames
+    "Adaptive hybrid attention as a drop-in self-attention layer; `attend` also returns what it chose."
+    return self.attend(x, key_padding_mask).y
 
 # %% ../nbs/05_hybrid.ipynb #2c2ca35f
 @patch
 @torch.no_grad()
-def _weights(self:AdaptiveHybridAttention, q:Tensor, k:Tensor, v:Tensor, span:dict, key_padding_mask:Tensor|None)->dict:
+def _weights(self:AdaptiveHybridAttention, q:Tensor, k:Tensor, v:Tensor, span:dict, key_padding_mask:Tensor|None)->tuple[Tensor, Tensor]:
     "Dense global and local attention maps (B,H,T,S) for plotting."
-    cfg, T = self.config, q.shape[2]
-    r = cfg.global_kv_stride
+    r = self.config.global_kv_stride
     k_g, kpm = pool_keys(k, key_padding_mask, r) if r > 1 else (k, key_padding_mask)
-    scores = q @ k_g.transpose(-1, -2) / math.sqrt(q.shape[-1])                 # (B,H,T,S)
-    if cfg.causal: scores = scores.masked_fill(torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1), -math.inf)
-    if kpm is not None: scores = scores.masked_fill((kpm & ~kpm.all(-1, keepdim=True))[:, None, None], -math.inf)
-    _, local_w = local_attention_reference(q, k, v, span['window'], **self._local_kwargs(span, key_padding_mask))
-    return dict(global_weights=scores.softmax(-1), local_weights=local_w)
+    global_w = dense_attention_weights(q, k_g, kpm, causal=self.config.causal)
+    return global_w, local_attention_reference(q, k, v, span['window'], **self._local_kwargs(span, key_padding_mask))[1]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
+from .utils import check_window
 
 # %% auto #0
 __all__ = ['RelativePositionBias', 'offset_index']
@@ -35,15 +36,18 @@ def offset_index(
     return torch.maximum(torch.minimum(offset, d), -d) + max_rel_dist - 1
 
 # %% ../nbs/04_relpos.ipynb #301fe921
-def _check_window(window:Tensor, n_heads:int):
-    if window.dim() != 2 or window.shape[1] not in (1, n_heads):
-        raise ValueError(f"window must have shape (B,1) or (B,{n_heads}), got {tuple(window.shape)}")
-
 @patch
 def _gather(self:RelativePositionBias, idx:Tensor)->Tensor:
     "Look `idx` (B,1|H,...) up in the table, one column per head: (B,H,...)."
     heads = torch.arange(self.n_heads, device=idx.device).view(1, -1, *([1] * (idx.dim() - 2)))
     return self.table[idx, heads]
+
+@patch
+def _check(self:RelativePositionBias, window:Tensor)->Tensor:
+    "A half-width per sample, `(B,1)` or `(B,H)`, as an int64 `(B,H)` tensor."
+    if not isinstance(window, Tensor) or window.dim() != 2:
+        raise ValueError(f"`window` must have shape (B,1) or (B,{self.n_heads}), got {getattr(window, 'shape', window)}")
+    return check_window(window, window.shape[0], self.n_heads, self.table.device)
 
 # %% ../nbs/04_relpos.ipynb #0330830c
 @patch
@@ -51,7 +55,7 @@ def forward(self:RelativePositionBias,
     window:Tensor, # (B,1|H) integer half-width w
 )->Tensor: # (B,H,2M-1) bias for offsets -(M-1) .. M-1
     "Band of biases for each sample and head, flat beyond `min(M - 1, w)`."
-    _check_window(window, self.n_heads)
+    window = self._check(window)
     M = self.max_rel_dist
     return self._gather(offset_index(torch.arange(-(M - 1), M, device=window.device), window, M))
 
@@ -61,6 +65,12 @@ def dense(self:RelativePositionBias,
     window:Tensor, # (B,1|H) integer half-width w
 )->Tensor: # (B,H,T,T) bias b[i, j] for plots and reference checks
     "The same bias as a dense matrix (O(T^2): not for the fast path)."
-    _check_window(window, self.n_heads)
+    window = self._check(window)
     pos = torch.arange(T, device=window.device)
     return self._gather(offset_index(pos[:, None] - pos[None, :], window, self.max_rel_dist))
+
+# %% ../nbs/04_relpos.ipynb #4b8f1c62
+@patch
+def table_band(self:RelativePositionBias)->Tensor: # (1,H,2M-1) bias for offsets -(M-1) .. M-1, unclamped
+    "The whole table as a band shared by every sample: equal to `forward(window)` inside any window."
+    return self.table.T[None]

@@ -6,21 +6,13 @@
 from __future__ import annotations
 import torch
 from torch import Tensor
+from .utils import check_choice
 
 # %% auto #0
-__all__ = ['SCORE_SCALINGS', 'check_choice', 'score_gain', 'seed_output_gain']
+__all__ = ['SCORE_SCALINGS', 'score_gain', 'seed_output_gain']
 
 # %% ../nbs/02_scaling.ipynb #ab126b51
 SCORE_SCALINGS = ('inverse', 'log', 'none')
-
-def check_choice(
-    value:str, # the value given
-    name:str, # the argument's name, for the message
-    choices:tuple, # the allowed values
-)->str: # `value`, unchanged
-    "Raise a `ValueError` naming `name` and `choices` when `value` is not one of them."
-    if value not in choices: raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value
 
 # %% ../nbs/02_scaling.ipynb #db1af2a0
 def score_gain(

@@ -7,19 +7,11 @@ from __future__ import annotations
 import math
 import torch
 from torch import nn, Tensor
+from fastcore.basics import patch
+from .utils import masked_mean, running_mean
 
 # %% auto #0
-__all__ = ['masked_mean', 'SpanPredictor', 'span_window', 'soft_ramp', 'span_penalty']
-
-# %% ../nbs/00_span.ipynb #3d80f15c
-def masked_mean(
-    x:Tensor, # (B,T,D) values
-    key_padding_mask:Tensor|None=None, # (B,T) bool, True = padding
-)->Tensor: # (B,D) mean over the valid frames
-    "Mean of `x` over time, ignoring padded frames; zeros for a fully padded row."
-    if key_padding_mask is None: return x.mean(dim=1)
-    valid = (~key_padding_mask).unsqueeze(-1).to(x.dtype)  # (B,T,1)
-    return (x * valid).sum(dim=1) / valid.sum(dim=1).clamp(min=1)
+__all__ = ['SpanPredictor', 'span_window', 'soft_ramp', 'span_penalty']
 
 # %% ../nbs/00_span.ipynb #70ba7bbf
 class SpanPredictor(nn.Module):
@@ -42,13 +34,23 @@ class SpanPredictor(nn.Module):
     )->Tensor: # (B,n_heads) span scale in (0, 1)
         return torch.sigmoid(self.proj(masked_mean(g, key_padding_mask)))
 
+# %% ../nbs/00_span.ipynb #6b2d9f31
+@patch
+def running(self:SpanPredictor,
+    g:Tensor, # (B,T,D) global branch output
+    key_padding_mask:Tensor|None=None, # (B,T) bool, True = padding
+    start:tuple|None=None, # (sum (B,D), count (B,1)) of earlier frames, to continue a stream
+)->Tensor: # (B,n_heads,T) span scale at each frame, from frames <= t only
+    "Causal span scale: frame `t` reads the mean of the valid frames `<= t`."
+    return torch.sigmoid(self.proj(running_mean(g, key_padding_mask, start))).transpose(1, 2)
+
 # %% ../nbs/00_span.ipynb #5eacd97d
 def span_window(
     s:Tensor, # (B,1) or (B,H) span scale in (0, 1)
     max_span:int, # widest half-width, reached as s -> 1
     min_window:int=1, # narrowest half-width; >= 1 so a window is never empty
     valid_len:Tensor|None=None, # (B,) number of valid frames per sample
-    ramp:float=0.0, # soft-ramp width R; the hard window then covers ceil(z + R)
+    ramp:float=0.0, # soft-ramp width R (see below); the hard window then covers ceil(z + R)
 )->tuple[Tensor, Tensor]: # continuous span z (float, like s) and half-width w (int64, like s)
     "Continuous span `z = s * max_span` and the hard half-width `w` each query attends to."
     if max_span < 1: raise ValueError(f"max_span must be >= 1, got {max_span}")

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import torch
 from torch import Tensor
-from .scaling import check_choice
+from .utils import check_choice, masked_mean, row_entropy
 
 # %% auto #0
 __all__ = ['TEMPERATURE_SCHEDULES', 'temperature', 'sharpness', 'attention_entropy']
@@ -45,8 +45,4 @@ def attention_entropy(
     key_padding_mask:Tensor|None=None, # (B,T) bool, True = padding: those query rows are ignored
 )->Tensor: # (...) mean row entropy in nats
     "Mean entropy of the attention rows over valid queries."
-    row = -torch.special.xlogy(weights, weights).sum(-1)  # (..., T); xlogy gives 0 * log 0 = 0
-    if key_padding_mask is None: return row.mean(-1)
-    valid = (~key_padding_mask).to(row.dtype)  # (B,T)
-    valid = valid.view(valid.shape[0], *([1] * (row.dim() - 2)), valid.shape[1])
-    return (row * valid).sum(-1) / valid.sum(-1).clamp(min=1)
+    return masked_mean(row_entropy(weights), key_padding_mask, dim=-1)  # row entropies (..., T) averaged

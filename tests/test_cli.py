@@ -22,7 +22,7 @@ def run(name, *args, timeout=600, **kw):
 @pytest.fixture(scope='session')
 def corpus(tmp_path_factory):
     "A tiny embedded corpus: its cache folder and its manifests."
-    from adaptive_hybrid_attention.corpus import synthesize_corpus
+    from adaptive_hybrid_attention.asr.corpus import synthesize_corpus
     cache = tmp_path_factory.mktemp('cache')
     paths = synthesize_corpus(cache, **CORPUS, progress=False, n_jobs=1)
     corpus_args = ['--cache-dir', cache] + [a for k, v in CORPUS.items() for a in ('--' + k.replace('_', '-'), v)]
@@ -50,6 +50,7 @@ def test_train_outputs(trained):
     assert [h['epoch'] for h in hist] == [1, 2, 3, 4]
     assert hist[-1]['train_loss'] < hist[0]['train_loss']          # training lowers the loss
     assert 'WER %' in r.stdout and 'lexicon' in r.stdout and 'Traceback' not in r.stderr
+    assert '\r' not in r.stdout + r.stderr                         # not a terminal: lines, no progress-bar redraws
 
 
 def test_eval_cli(trained, corpus, tmp_path):
@@ -127,3 +128,47 @@ def test_bad_input_stops_with_message(corpus, tmp_path, case):
     assert r.returncode == 2, r.stderr[-2000:]
     assert want in r.stderr and 'Traceback' not in r.stderr
     assert not (tmp_path / 'run' / 'checkpoint.pt').exists()
+
+
+AHA_OPTIONS = dict(score_scaling='log', temperature='seed', ramp=4.0, span_penalty=1e-3, span_per_head=True, max_rel_dist=6,
+                   min_window=2, init_scale=0.8, tau_min=0.2, max_sharpness=5.0, fusion='gate', global_kv_stride=2)
+
+
+def test_help_lists_every_aha_option():
+    r = run('aha_train', '--help')
+    assert r.returncode == 0, r.stderr
+    for name in [*AHA_OPTIONS, 'max_span', 'attention_dropout', 'diag_every', 'log_every']:
+        assert '--' + name.replace('_', '-') in r.stdout
+
+
+def test_aha_options_reach_the_model_and_the_metrics(corpus, tmp_path):
+    "Every AHA flag is trained with, saved in metrics.json and the checkpoint, and rebuilt by aha_eval."
+    flags = [a for k, v in AHA_OPTIONS.items() for a in (['--' + k.replace('_', '-')] + ([] if v is True else [v]))]
+    out = tmp_path / 'run'
+    r = run('aha_train', *corpus['args'], *TINY, '--epochs', 1, '--no-plots', '--attention-dropout', 0.1, '--out', out, *flags)
+    assert r.returncode == 0, r.stderr[-3000:]
+    m = json.loads((out / 'metrics.json').read_text())
+    aha = m['settings']['aha']
+    assert {k: aha[k] for k in AHA_OPTIONS} == AHA_OPTIONS
+    assert aha['dropout'] == 0.1 and aha['max_span'] == 8 and m['settings']['dropout'] == 0
+    assert m['dims']['aha'] == aha and set(m['window_stats']) == {'layer 1', 'layer 2'}
+    js = tmp_path / 'eval.json'
+    r = run('aha_eval', '--checkpoint', out / 'checkpoint.pt', '--manifest', corpus['test'], '--json', js, '--device', 'cpu')
+    assert r.returncode == 0, r.stderr[-3000:]
+    e = json.loads(js.read_text())
+    assert e['aha'] == aha
+    assert abs(e['loss'] - m['test_loss']) < 1e-4               # the same model, rebuilt from the checkpoint alone
+
+
+@pytest.mark.parametrize('args, want', [
+    (['--lr', '-1'], 'argument --lr: must be > 0, got -1'),
+    (['--epochs', '0'], 'argument --epochs: must be > 0, got 0'),
+    (['--batch-seconds', 'nan'], 'argument --batch-seconds: must be > 0, got nan'),
+    (['--ramp', '-1'], 'argument --ramp: must be >= 0, got -1'),
+    (['--score-scaling', 'cubic'], 'argument --score-scaling: must be one of'),
+    (['--min-window', '40', '--max-span', '8'], 'argument --min-window: must lie in [1, max_span=8], got 40')])
+def test_bad_flag_value_is_one_line_naming_the_flag(args, want):
+    r = run('aha_train', *args, timeout=60)
+    assert r.returncode == 2
+    assert want in r.stderr.strip().splitlines()[-1], r.stderr
+    assert 'Traceback' not in r.stderr and 'Invalid learning rate' not in r.stderr

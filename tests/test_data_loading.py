@@ -11,9 +11,9 @@ import soundfile as sf
 import torch
 from torch.utils.data import DataLoader
 
-from adaptive_hybrid_attention.manifest import (CharVocab, LengthBatchSampler, SpeechDataset, collate,
+from adaptive_hybrid_attention.asr.data import (CharVocab, LengthBatchSampler, SpeechDataset, collate,
                                                  read_manifest, write_manifest)
-from adaptive_hybrid_attention.corpus import synthesize_corpus
+from adaptive_hybrid_attention.asr.corpus import synthesize_corpus
 
 WORDS = "one two three four five six seven eight nine zero".split()
 
@@ -84,7 +84,7 @@ def test_ranks_in_worker_processes(tone_manifest):
 
 _GEN = textwrap.dedent("""
     import sys
-    from adaptive_hybrid_attention.corpus import synthesize_corpus
+    from adaptive_hybrid_attention.asr.corpus import synthesize_corpus
     ms = synthesize_corpus(sys.argv[1], n_train=int(sys.argv[2]), n_valid=2, n_test=2, progress=False, n_jobs=1)
     print(ms['train'])
 """)
@@ -108,10 +108,10 @@ def test_killed_synthesis_leaves_no_corpus(tmp_path):
     "kill -9 during generation: no corpus appears, and the next run removes the half-written folder."
     p = _gen(tmp_path, 5_000)
     deadline = time.time() + 60
-    while not list(tmp_path.glob('.tmp-corpus-*/train/*/*.flac')) and time.time() < deadline: time.sleep(0.1)
+    while not list(tmp_path.glob('.corpus-*.tmp/train/*/*.flac')) and time.time() < deadline: time.sleep(0.1)
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
     assert not list(tmp_path.glob('corpus-*'))
-    assert list(tmp_path.glob('.tmp-corpus-*'))
+    assert list(tmp_path.glob('.corpus-*.tmp'))
     ms = synthesize_corpus(tmp_path, n_train=4, n_valid=1, n_test=1, progress=False, n_jobs=1)
     assert [p.name for p in tmp_path.iterdir()] == [ms['train'].parent.name]

@@ -7,7 +7,7 @@ from test_cli import TINY, CORPUS, script
 
 @pytest.fixture(scope='module')
 def corpus(tmp_path_factory):
-    from adaptive_hybrid_attention.corpus import synthesize_corpus
+    from adaptive_hybrid_attention.asr.corpus import synthesize_corpus
     cache = tmp_path_factory.mktemp('cache')
     return cache, synthesize_corpus(cache, **CORPUS, progress=False, n_jobs=1)
 
