@@ -54,10 +54,6 @@ def start_as_attention(
     return aha
 
 # %% ../nbs/06_convert.ipynb #7ed8479b
-def _keep_output(module:nn.Module, args, out:Tensor):
-    "Forward hook: keep the module's last output on it (a plain function, so copies and replicas keep their own)."
-    module.last_output = out
-
 class AHAAdapter(nn.Module):
     "Base of the adapters: the `AdaptiveHybridAttention` `aha` standing in for a host's self-attention."
     def __init__(self,
@@ -65,17 +61,14 @@ class AHAAdapter(nn.Module):
     ):
         super().__init__()
         self.aha = aha
-        aha.global_out.last_output = None
-        aha.global_out.register_forward_hook(_keep_output)
 
     def attend(self,
         x:Tensor, # (B,T,D) frames
         key_padding_mask:Tensor|None=None, # (B,T) bool, True = padding
     )->Tensor: # (B,T,D) fused output; at padded frames the global branch output, as the host computes there
         "Run the layer in its own dtype; padded frames keep the global branch's output."
-        y = self.aha(x.to(self.aha.in_proj.weight.dtype), key_padding_mask=key_padding_mask)
-        g, self.aha.global_out.last_output = self.aha.global_out.last_output, None   # (B,T,D), released
-        if key_padding_mask is not None: y = torch.where(key_padding_mask[..., None], g, y)
+        out = self.aha.attend(x.to(self.aha.in_proj.weight.dtype), key_padding_mask)
+        y = out.y if key_padding_mask is None else torch.where(key_padding_mask[..., None], out.global_output, out.y)
         return y.to(x.dtype)
 
 def _start(config:AHAConfig, n_heads:int, out:nn.Linear, **in_proj)->AdaptiveHybridAttention:

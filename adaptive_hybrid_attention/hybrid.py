@@ -186,6 +186,7 @@ class AHAOutput:
     temperature:Tensor # (B,1|H) temperature tau(s)
     sharpness:Tensor # (B,1|H) inverse temperature beta = min(gamma/tau, max_sharpness)
     span_penalty:Tensor # () lambda * mean(z), in the autograd graph
+    global_output:Tensor|None=None # (B,T,D) global branch output g, before the fusion (not zeroed at padding)
     entropy:Tensor|None=None # (B,H) mean local attention entropy (diagnostics=True)
     global_weights:Tensor|None=None # (B,H,T,S) dense global map (weights=True)
     local_weights:Tensor|None=None # (B,H,T,T) dense local map (weights=True)
@@ -208,7 +209,7 @@ def attend(self:AdaptiveHybridAttention,
     local = local_attention(q, k, v, span['window'], **local_kw)                   # (B,H,T,E)
     y = self.drop(self._fuse(merge_heads(local), g))
     if key_padding_mask is not None: y = y.masked_fill(key_padding_mask[..., None], 0.)
-    out = AHAOutput(y=y, span_penalty=self._span_penalty(span['span'], key_padding_mask), **span)
+    out = AHAOutput(y=y, global_output=g, span_penalty=self._span_penalty(span['span'], key_padding_mask), **span)
     if diagnostics: out.entropy = local_attention_entropy(q, k, v, span['window'], **local_kw)
     if weights: out.global_weights, out.local_weights = self._weights(q, k, v, span, key_padding_mask)
     return out
