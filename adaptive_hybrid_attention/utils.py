@@ -4,13 +4,14 @@
 
 # %% ../nbs/05a_utils.ipynb #e947542c
 from __future__ import annotations
-import math
+import math, os, tempfile
+from pathlib import Path
 import torch
 from torch import nn, Tensor
 
 # %% auto #0
 __all__ = ['check_choice', 'check_window', 'per_query_shape', 'broadcast_to', 'masked_mean', 'running_sums', 'running_mean',
-           'row_entropy', 'split_heads', 'merge_heads', 'project_qkv', 'dense_attention_weights']
+           'row_entropy', 'split_heads', 'merge_heads', 'project_qkv', 'dense_attention_weights', 'write_atomic']
 
 # %% ../nbs/05a_utils.ipynb #4b8499ef
 def check_choice(
@@ -135,3 +136,18 @@ def dense_attention_weights(
     if key_padding_mask is not None:
         scores = scores.masked_fill((key_padding_mask & ~key_padding_mask.all(-1, keepdim=True))[:, None, None], -math.inf)
     return scores.softmax(-1)
+
+# %% ../nbs/05a_utils.ipynb #0297cd4d
+def write_atomic(
+    path, # file to write; its folder is created
+    data:str|bytes, # the whole content
+)->Path: # `path`
+    "Write `data` to `path` through a temporary file and a rename, so readers never see a partial file."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f: f.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True); raise
+    return path
