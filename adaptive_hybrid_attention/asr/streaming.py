@@ -12,8 +12,8 @@ from fastcore.basics import patch
 from ..utils import project_qkv
 from ..streaming import AHAStream  # defines `AdaptiveHybridAttention.stream`
 from .features import FRAME_RATE
-from .model import (CAUSAL_PAD, Subsample4, _Projections, Block, CTCModel, CTCOutput,
-                                                 subsampled_lengths, lengths_to_mask)
+from .model import CAUSAL_PAD, Subsample4, _Projections, Block, CTCModel, CTCOutput
+from .model import subsampled_lengths, lengths_to_mask
 
 # %% auto #0
 __all__ = ['FEATURE_MS', 'SUBSAMPLING', 'ENCODER_FRAME_MS', 'chunk_frames', 'KVCache', 'CTCStream']
