@@ -137,7 +137,7 @@ AHA_OPTIONS = dict(score_scaling='log', temperature='seed', ramp=4.0, span_penal
 def test_help_lists_every_aha_option():
     r = run('aha_train', '--help')
     assert r.returncode == 0, r.stderr
-    for name in [*AHA_OPTIONS, 'max_span', 'attention_dropout', 'diag_every', 'log_every']:
+    for name in [*AHA_OPTIONS, 'max_span', 'attention_dropout', 'diag_every', 'log_every', 'causal']:
         assert '--' + name.replace('_', '-') in r.stdout
 
 
@@ -166,9 +166,54 @@ def test_aha_options_reach_the_model_and_the_metrics(corpus, tmp_path):
     (['--batch-seconds', 'nan'], 'argument --batch-seconds: must be > 0, got nan'),
     (['--ramp', '-1'], 'argument --ramp: must be >= 0, got -1'),
     (['--score-scaling', 'cubic'], 'argument --score-scaling: must be one of'),
-    (['--min-window', '40', '--max-span', '8'], 'argument --min-window: must lie in [1, max_span=8], got 40')])
+    (['--min-window', '40', '--max-span', '8'], 'argument --min-window: must lie in [1, max_span=8], got 40'),
+    (['--causal', '--global-kv-stride', '2'], 'argument --global-kv-stride: > 1 pools future frames into each key')])
 def test_bad_flag_value_is_one_line_naming_the_flag(args, want):
     r = run('aha_train', *args, timeout=60)
     assert r.returncode == 2
     assert want in r.stderr.strip().splitlines()[-1], r.stderr
     assert 'Traceback' not in r.stderr and 'Invalid learning rate' not in r.stderr
+
+
+@pytest.fixture(scope='session')
+def causal_trained(corpus, tmp_path_factory):
+    "A short training run of a causal recogniser (aha_train --causal)."
+    out = tmp_path_factory.mktemp('causal')
+    r = run('aha_train', *corpus['args'], *TINY, '--epochs', 3, '--no-plots', '--causal', '--out', out)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out
+
+
+def test_streaming_decode_equals_the_causal_decode(causal_trained, corpus, tmp_path):
+    "aha_eval --streaming gives the non-streaming causal decode's loss, transcripts and WER, for several chunk sizes."
+    m = json.loads((causal_trained / 'metrics.json').read_text())
+    assert m['settings']['causal'] and m['dims']['causal'] and m['dims']['aha']['causal']
+    def evaluate(*extra):
+        js = tmp_path / ('eval' + ''.join(map(str, extra)) + '.json')
+        r = run('aha_eval', '--checkpoint', causal_trained / 'checkpoint.pt', '--manifest', corpus['test'], '--json', js,
+                '--device', 'cpu', *extra)
+        assert r.returncode == 0, r.stderr[-3000:]
+        return json.loads(js.read_text()), r.stdout
+    full, _ = evaluate()
+    assert full['causal'] and not full['streaming'] and abs(full['loss'] - m['test_loss']) < 1e-4
+    for ms in (40, 200, 4000):
+        s, out = evaluate('--streaming', '--chunk-ms', ms)
+        assert s['streaming'] and s['chunk_ms'] == ms and f'streamed in {ms} ms chunks' in out
+        assert abs(s['loss'] - full['loss']) < 1e-5               # the CTC loss is a function of the log-probabilities
+        assert s['hypotheses'] == full['hypotheses'] and (s['wer'], s['cer']) == (full['wer'], full['cer'])
+
+
+def test_streaming_needs_a_causal_checkpoint(trained, corpus):
+    r = run('aha_eval', '--checkpoint', trained[0] / 'checkpoint.pt', '--manifest', corpus['test'], '--streaming', '--device', 'cpu')
+    assert r.returncode == 2 and 'streaming needs a causal checkpoint' in r.stderr and 'Traceback' not in r.stderr
+
+
+@pytest.mark.parametrize('args, want', [
+    (['--streaming', '--chunk-ms', '50'], 'argument --chunk-ms: expected a positive multiple of 40'),
+    (['--streaming', '--chunk-ms', '0'], 'argument --chunk-ms: expected a positive multiple of 40'),
+    (['--chunk-ms', '80'], 'argument --chunk-ms: needs --streaming')])
+def test_bad_chunk_is_one_line_naming_the_flag(args, want):
+    r = run('aha_eval', '--checkpoint', 'model.pt', '--manifest', 'test.jsonl', *args, timeout=60)
+    assert r.returncode == 2
+    assert want in r.stderr.strip().splitlines()[-1], r.stderr
+    assert 'Traceback' not in r.stderr

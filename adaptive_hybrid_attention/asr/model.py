@@ -17,8 +17,9 @@ from ..hybrid import AdaptiveHybridAttention, AHAConfig, AHAOutput
 from ..utils import check_choice, project_qkv, merge_heads, dense_attention_weights
 
 # %% auto #0
-__all__ = ['ATTENTIONS', 'AHA_DEFAULTS', 'CTCDims', 'subsampled_lengths', 'lengths_to_mask', 'Subsample4', 'sinusoids',
-           'FullAttention', 'LocalAttention', 'make_attention', 'Block', 'CTCModel', 'CTCOutput', 'n_params']
+__all__ = ['ATTENTIONS', 'AHA_DEFAULTS', 'CAUSAL_PAD', 'CTCDims', 'subsampled_lengths', 'lengths_to_mask', 'Subsample4',
+           'sinusoids', 'FullAttention', 'LocalAttention', 'make_attention', 'Block', 'CTCModel', 'CTCOutput',
+           'n_params']
 
 # %% ../../nbs/asr/04_model.ipynb #32db61e9
 ATTENTIONS = ('aha', 'mha', 'local')
@@ -31,8 +32,10 @@ def _check_dims(d):
     for k in ('n_vocab','n_mels','d_conv','n_layers','d_ff','window','n_ctx'):
         if getattr(d, k) < 1: raise ValueError(f"{k}={getattr(d, k)}: expected a positive integer")
     if not 0 <= d.dropout < 1: raise ValueError(f"dropout={d.dropout}: expected a value in [0, 1)")
-    if AHAConfig(**d.aha).causal:  # unknown keys or bad values fail here, not at the first forward
-        raise ValueError("aha: causal=True is not supported: this encoder (its subsampling convolutions too) looks ahead")
+    aha = AHAConfig(**d.aha)  # unknown keys or bad values fail here, not at the first forward
+    if aha.causal and not d.causal:
+        raise ValueError("aha: causal=True needs causal=True for the whole encoder (its subsampling convolutions would look ahead)")
+    if d.causal: AHAConfig(**{**d.aha, 'causal': True})  # options that cannot be causal (global_kv_stride > 1) fail here
 
 # %% ../../nbs/asr/04_model.ipynb #4cc3a82e
 @dataclass(frozen=True)
@@ -49,14 +52,19 @@ class CTCDims:
     attention:str='aha'    # 'aha' | 'mha' | 'local'
     window:int=16          # half-width W of the fixed 'local' window
     n_ctx:int=1500         # encoder frames of the precomputed position table (60 s; longer inputs extend it)
+    causal:bool=False      # every layer looks back only: a left-padded front end and causal attention
     aha:dict=field(default_factory=lambda: dict(AHA_DEFAULTS))  # `AHAConfig` fields
     def __post_init__(self): _check_dims(self)
 
 # %% ../../nbs/asr/04_model.ipynb #3b7a36df
+CAUSAL_PAD = 2  # left padding (frames) of each kernel-3 convolution of the causal front end: output i reads 2i-2 ... 2i
+
 def subsampled_lengths(lens:Tensor, # (B,) valid input frames
+                       causal:bool=False, # the left-padded front end of a causal model
                       )->Tensor: # (B,) valid frames after two stride-2, kernel-3 convolutions
     "Lengths after `Subsample4`."
-    return ((lens - 1).div(2, rounding_mode='floor') - 1).div(2, rounding_mode='floor').clamp(min=0)
+    p = CAUSAL_PAD if causal else 0
+    return ((lens + p - 1).div(2, rounding_mode='floor') + p - 1).div(2, rounding_mode='floor').clamp(min=0)
 
 def lengths_to_mask(lens:Tensor, # (B,) valid lengths
                     T:int, # padded length
@@ -66,18 +74,21 @@ def lengths_to_mask(lens:Tensor, # (B,) valid lengths
 
 # %% ../../nbs/asr/04_model.ipynb #6c0f8454
 class Subsample4(nn.Module):
-    "Conv2d subsampling ×4: `(B,T,F)` → `(B,T',D)`."
-    def __init__(self, n_mels:int, d_conv:int, d_model:int):
+    "Conv2d subsampling ×4: `(B,T,F)` → `(B,T',D)`; `causal` pads time on the left only."
+    def __init__(self, n_mels:int, d_conv:int, d_model:int, causal:bool=False):
         super().__init__()
+        self.causal = causal
         self.conv = nn.Sequential(nn.Conv2d(1, d_conv, 3, stride=2), nn.GELU(),
                                   nn.Conv2d(d_conv, d_conv, 3, stride=2), nn.GELU())
         self.proj = nn.Linear(d_conv * (((n_mels - 1)//2 - 1)//2), d_model)
 
     def forward(self, x:Tensor, lens:Tensor)->tuple[Tensor, Tensor]:
         "`x` (B,T,F) → (B,T',D), lengths (B,)."
-        x = self.conv(x.unsqueeze(1))                  # (B,C,T',F')
+        x = x.unsqueeze(1)                                                 # (B,1,T,F)
+        for conv, act in zip(self.conv[::2], self.conv[1::2]):
+            x = act(conv(F.pad(x, (0, 0, CAUSAL_PAD, 0)) if self.causal else x))   # (B,C,T',F')
         x = self.proj(x.permute(0, 2, 1, 3).flatten(2))  # (B,T',D)
-        return x, subsampled_lengths(lens)
+        return x, subsampled_lengths(lens, self.causal)
 
 # %% ../../nbs/asr/04_model.ipynb #0fec040e
 def sinusoids(length:int, # number of positions T
@@ -111,9 +122,9 @@ def _fixed_output(y:Tensor, # (B,T,D)
 # %% ../../nbs/asr/04_model.ipynb #a2ca7fa1
 class _Projections(nn.Module):
     "The q/k/v and output projections the two baselines share."
-    def __init__(self, d_model:int, n_heads:int):
+    def __init__(self, d_model:int, n_heads:int, causal:bool=False):
         super().__init__()
-        self.n_heads = n_heads
+        self.n_heads, self.causal = n_heads, causal
         self.qkv, self.out = nn.Linear(d_model, 3 * d_model), nn.Linear(d_model, d_model)
 
     def project(self, o:Tensor, key_padding_mask:Tensor|None)->Tensor:
@@ -135,15 +146,16 @@ class FullAttention(_Projections):
               )->AHAOutput:
         q, k, v = project_qkv(self.qkv, x, self.n_heads)                          # (B,H,T,E)
         mask = None if key_padding_mask is None else ~key_padding_mask[:, None, None, :]  # (B,1,1,S)
-        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)              # (B,H,T,E)
-        gw = dense_attention_weights(q, k, key_padding_mask) if weights else None  # (B,H,T,S)
+        if self.causal and mask is not None: mask = mask & torch.ones(x.shape[1], x.shape[1], dtype=torch.bool, device=x.device).tril()
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=self.causal and mask is None)  # (B,H,T,E)
+        gw = dense_attention_weights(q, k, key_padding_mask, causal=self.causal) if weights else None  # (B,H,T,S)
         return _fixed_output(self.project(o, key_padding_mask), _valid_lengths(x, key_padding_mask), global_weights=gw)
 
 # %% ../../nbs/asr/04_model.ipynb #2617e7e9
 class LocalAttention(_Projections):
     "Fixed sliding-window attention of half-width `window` (no predictor)."
-    def __init__(self, d_model:int, n_heads:int, window:int):
-        super().__init__(d_model, n_heads)
+    def __init__(self, d_model:int, n_heads:int, window:int, causal:bool=False):
+        super().__init__(d_model, n_heads, causal)
         self.window = window
 
     def attend(self, x:Tensor, # (B,T,D)
@@ -152,18 +164,19 @@ class LocalAttention(_Projections):
                weights:bool=False, # add the dense `local_weights` (B,H,T,T)
               )->AHAOutput:
         q, k, v = project_qkv(self.qkv, x, self.n_heads)                          # (B,H,T,E)
-        if weights: o, lw = local_attention_reference(q, k, v, self.window, key_padding_mask=key_padding_mask)
-        else: o, lw = local_attention(q, k, v, self.window, key_padding_mask=key_padding_mask), None
-        ent = local_attention_entropy(q, k, v, self.window, key_padding_mask=key_padding_mask) if diagnostics else None
+        kw = dict(key_padding_mask=key_padding_mask, causal=self.causal)
+        if weights: o, lw = local_attention_reference(q, k, v, self.window, **kw)
+        else: o, lw = local_attention(q, k, v, self.window, **kw), None
+        ent = local_attention_entropy(q, k, v, self.window, **kw) if diagnostics else None
         window = _valid_lengths(x, key_padding_mask).clamp(max=self.window)
         return _fixed_output(self.project(o, key_padding_mask), window, entropy=ent, local_weights=lw)
 
 # %% ../../nbs/asr/04_model.ipynb #b7d1a086
 def make_attention(dims:CTCDims)->nn.Module:
-    "The attention module `dims.attention` names."
-    if dims.attention == 'mha': return FullAttention(dims.d_model, dims.n_heads)
-    if dims.attention == 'local': return LocalAttention(dims.d_model, dims.n_heads, dims.window)
-    return AdaptiveHybridAttention(dims.d_model, dims.n_heads, AHAConfig(**dims.aha))
+    "The attention module `dims.attention` names, causal when `dims.causal`."
+    if dims.attention == 'mha': return FullAttention(dims.d_model, dims.n_heads, dims.causal)
+    if dims.attention == 'local': return LocalAttention(dims.d_model, dims.n_heads, dims.window, dims.causal)
+    return AdaptiveHybridAttention(dims.d_model, dims.n_heads, AHAConfig(**{**dims.aha, 'causal': dims.causal}))
 
 class Block(nn.Module):
     "Pre-norm attention + feed-forward block."
@@ -193,7 +206,7 @@ class CTCModel(nn.Module):
     def __init__(self, dims:CTCDims):
         super().__init__()
         self.dims = dims
-        self.subsample = Subsample4(dims.n_mels, dims.d_conv, dims.d_model)
+        self.subsample = Subsample4(dims.n_mels, dims.d_conv, dims.d_model, dims.causal)
         self.blocks = nn.ModuleList(Block(dims) for _ in range(dims.n_layers))
         self.ln_post, self.head = nn.LayerNorm(dims.d_model), nn.Linear(dims.d_model, dims.n_vocab)
         self.register_buffer('pos', sinusoids(dims.n_ctx, dims.d_model), persistent=False)  # (n_ctx,D)

@@ -17,12 +17,13 @@ from fastcore.docments import docments
 from fastprogress.fastprogress import progress_bar
 from ..hybrid import AHAConfig
 from ..local_reference import band_pairs
-from ..utils import check_choice
+from ..utils import check_choice, masked_mean
 from .io import atomic_write, clean_stale
 from .features import SpecAugment
 from .data import CharVocab, SpeechDataset, collate, LengthBatchSampler
 from .corpus import WORDS, synthesize_corpus, default_cache_dir
-from .model import ATTENTIONS, AHA_DEFAULTS, CTCDims, CTCModel, n_params, subsampled_lengths
+from .model import ATTENTIONS, AHA_DEFAULTS, CTCDims, CTCModel, n_params, subsampled_lengths, lengths_to_mask
+from .streaming import chunk_frames, ENCODER_FRAME_MS
 from .decode import Lexicon, greedy_decode, lexicon_decode
 from .metrics import error_summary, format_table
 from . import viz
@@ -51,7 +52,8 @@ def _check_config(cfg):
     for f in fields(cfg):
         if f.metadata.get('check') and getattr(cfg, f.name) is not None: check_range(f.name, getattr(cfg, f.name), f.metadata['check'])
     check_choice(cfg.attention, 'attention', ATTENTIONS)
-    cfg.aha = asdict(AHAConfig(**cfg.aha))  # fills AHAConfig's defaults; a bad value names its field
+    if cfg.aha.get('causal') and not cfg.causal: raise ValueError("aha: causal=True needs causal=True (--causal): the whole encoder looks back only")
+    cfg.aha = asdict(AHAConfig(**{**cfg.aha, 'causal': cfg.causal}))  # fills AHAConfig's defaults; a bad value names its field
 
 # %% ../../nbs/asr/08_train.ipynb #27bde2e3
 @dataclass
@@ -62,6 +64,7 @@ class TrainConfig:
     test:str|None=_f(None, "test manifest (default: the corpus's held-out-voice split, else `valid`)")
     out:str=_f('aha_run', 'output folder')
     attention:str=_f('aha', "'aha' | 'mha' | 'local'")
+    causal:bool=_f(False, 'a causal encoder: left-padded subsampling (no look-ahead) and causal attention in every block')
     epochs:int|None=_f(None, 'passes over the training data (None: as many as `time_budget` allows)', '>0')
     time_budget:float=_f(13., 'minutes for the whole run, data preparation included (when `epochs` is None)', '>0')
     max_steps:int|None=_f(None, 'stop after this many optimiser steps (tests, smoke runs)', '>0')
@@ -139,7 +142,7 @@ def config_from_args(p:argparse.ArgumentParser, args:argparse.Namespace)->TrainC
     "The `TrainConfig` of parsed `args`; invalid combinations end in `p.error` naming the flag."
     d = vars(args).copy()
     aha = {name: d.pop(flag) for name, flag in AHA_FLAGS.items()}
-    try: AHAConfig(**aha)
+    try: AHAConfig(**aha, causal=d['causal'])
     except ValueError as e:
         msg = str(e)
         name = max((n for n in AHA_FLAGS if msg.startswith(n)), key=len, default=None)  # the field the message names
@@ -232,7 +235,7 @@ def build_model(cfg:TrainConfig, n_vocab:int)->CTCModel:
     "The `CTCModel` a `TrainConfig` describes."
     return CTCModel(CTCDims(n_vocab=n_vocab, d_model=cfg.d_model, n_heads=cfg.n_heads, n_layers=cfg.n_layers,
                             d_ff=4 * cfg.d_model, dropout=cfg.dropout, attention=cfg.attention, window=cfg.window,
-                            aha=dict(cfg.aha)))
+                            causal=cfg.causal, aha=dict(cfg.aha)))
 
 def lr_factor(step:int, warmup:int, total:int|None, floor:float=0.02)->float:
     "Warm-up then cosine multiplier of the peak learning rate at `step` (0-based)."
@@ -250,12 +253,17 @@ def _batches(ds, max_frames:int, device):
         b = collate([ds[i] for i in idx])
         yield {k: v.to(device) if isinstance(v, Tensor) else v for k, v in b.items()}
 
-def _collect(stats:dict, layers:list):
-    "Append the per-utterance mean (over heads) of each of `STATS` of each layer to `stats[name][layer]`, on the device."
+def _collect(stats:dict, layers:list, # one `AHAOutput` per block
+             lengths:Tensor, # (B,) encoder frames of each utterance
+            ):
+    "Append the per-utterance mean (over heads, and valid frames for a causal layer) of each of `STATS` of each layer to `stats[name][layer]`."
     for l, a in enumerate(layers, 1):
         for k in STATS:
             v = getattr(a, k)
-            if v is not None: stats.setdefault(k, {}).setdefault(f'layer {l}', []).append(v.detach().float().flatten(1).mean(1))
+            if v is None: continue
+            v = v.detach().float()
+            if v.dim() == 3: v = masked_mean(v, lengths_to_mask(lengths, v.shape[-1]), dim=-1)  # per frame (B,1|H,T) -> (B,1|H)
+            stats.setdefault(k, {}).setdefault(f'layer {l}', []).append(v.flatten(1).mean(1))
 
 def _gathered(stats:dict)->dict:
     "`_collect`'s lists as one CPU tensor per diagnostic and layer."
@@ -277,17 +285,20 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate(model:CTCModel, ds, vocab:CharVocab, lexicon:Lexicon|None=None, device='cpu',
-             max_frames:int=6000, progress:bool=False)->Evaluation:
+             max_frames:int=6000, progress:bool=False,
+             chunk:int|None=None, # feature frames per chunk: decode as a stream (`CTCModel.stream_forward`; no diagnostics)
+            )->Evaluation:
     "Loss, greedy (and lexicon) WER/CER, hypotheses and per-layer diagnostics of `ds`."
     model.eval()
     refs, greedy, lex, stats, loss, n = [], [], [], {}, 0., 0
     batches = _batches(ds, max_frames, device)
     for b in (progress_bar(list(batches), leave=False) if progress else batches):
-        out = model(b['feats'], b['feat_lens'], diagnostics=True)
+        if chunk: out = model.stream_forward(b['feats'], b['feat_lens'], chunk)
+        else: out = model(b['feats'], b['feat_lens'], diagnostics=True)
         loss += model.ctc_loss(out.log_probs, out.lengths, b['tokens'], b['token_lens']).item() * len(out.lengths); n += len(out.lengths)
         refs += b['texts']; greedy += [vocab.decode(t) for t in greedy_decode(out.log_probs, out.lengths)]
         if lexicon is not None: lex += lexicon_decode(out.log_probs, out.lengths, lexicon)
-        _collect(stats, out.layers)
+        _collect(stats, out.layers, out.lengths)
     return Evaluation(loss / max(n, 1), error_summary(refs, greedy), refs, greedy, _gathered(stats),
                       *((error_summary(refs, lex), lex) if lexicon is not None else ()))
 
@@ -295,14 +306,16 @@ def evaluate(model:CTCModel, ds, vocab:CharVocab, lexicon:Lexicon|None=None, dev
 def attention_flops(T:Tensor, # (N,) encoder frames per utterance
                     d_model:int, attention:str,
                     window:Tensor|int|None=None, # (N,) or (N,H) half-widths ('aha': predicted, 'local': fixed)
-                    global_stride:int=1)->Tensor: # (N,) FLOPs of one layer's attention
+                    global_stride:int=1,
+                    causal:bool=False, # count only the pairs j <= i
+                   )->Tensor: # (N,) FLOPs of one layer's attention
     "Attention FLOPs of one layer for each utterance."
     T = torch.as_tensor(T).double()
-    glob = 4. * d_model * T * torch.ceil(T / global_stride)
+    glob = 2. * d_model * T * (T + 1) if causal else 4. * d_model * T * torch.ceil(T / global_stride)
     if attention == 'mha': return glob
     w = torch.as_tensor(window).double()
     w = w.reshape(len(T), -1) if w.ndim else w.expand(len(T), 1)                   # (N,H)
-    loc = 4. * d_model * band_pairs(T[:, None], w).mean(1)
+    loc = 4. * d_model * band_pairs(T[:, None], w, causal).mean(1)
     return loc if attention == 'local' else glob + loc
 
 # %% ../../nbs/asr/08_train.ipynb #907d7ca8
@@ -482,7 +495,7 @@ def run_epoch(self:Trainer)->dict:
     for i, b in enumerate(bar):
         loss, layers = self.step(b, diagnose=s.step % self.cfg.diag_every == 0)
         losses.append(loss)
-        if layers: _collect(stats, layers)
+        if layers: _collect(stats, layers, subsampled_lengths(b['feat_lens'], self.cfg.causal).to(self.dev))
         self.pace(i); self.report(i, loss, bar)
         if (s.total and s.step >= s.total) or (self.cfg.max_steps and s.step >= self.cfg.max_steps): break
     return dict(train_loss=torch.stack(losses).mean().item(), stats=_gathered(stats))
@@ -524,9 +537,9 @@ def end_epoch(self:Trainer, r:dict, t_epoch:float):
 def cost_metrics(self:Trainer, test:Evaluation)->dict:
     "The attention cost and window statistics of the test split."
     cfg, lens = self.cfg, torch.tensor(self.ds['test'].n_frames)
-    T = subsampled_lengths(lens[torch.argsort(lens, stable=True)])   # the order `evaluate` visits utterances in
+    T = subsampled_lengths(lens[torch.argsort(lens, stable=True)], cfg.causal)   # the order `evaluate` visits utterances in
     w = test.stats['window']
-    flops = torch.stack([attention_flops(T, cfg.d_model, cfg.attention, v, cfg.aha['global_kv_stride'])
+    flops = torch.stack([attention_flops(T, cfg.d_model, cfg.attention, v, cfg.aha['global_kv_stride'], cfg.causal)
                          for v in w.values()]).sum(0).mean().item()
     return dict(attention_gflops_per_utt=flops / 1e9, mean_test_frames=T.float().mean().item(),
                 window_stats={l: dict(mean=v.mean().item(), std=v.std().item(), min=v.min().item(), max=v.max().item())
@@ -627,22 +640,33 @@ def train_cli(argv=None):
 
 # %% ../../nbs/asr/08_train.ipynb #5e36e9d3
 def evaluate_manifest(checkpoint, manifest, lexicon:str='auto', device:str='auto', max_duration:float|None=None,
-                      progress:bool=False)->dict:
+                      progress:bool=False,
+                      chunk_ms:int|None=None, # decode as a stream of `chunk_ms` chunks (a causal checkpoint); None: in one pass
+                     )->dict:
     "WER/CER of a checkpoint on a manifest (greedy, and lexicon-constrained when the checkpoint has words)."
     dev = resolve_device(device)
     ck = load_checkpoint(checkpoint)
+    chunk = None if chunk_ms is None else chunk_frames(chunk_ms)
+    if chunk and not ck['dims'].get('causal'): raise ValueError(f"{checkpoint}: streaming needs a causal checkpoint (train it with aha_train --causal)")
     model, vocab = model_from_checkpoint(ck); model.to(dev)
     ds = SpeechDataset(manifest, vocab, max_duration=max_duration, on_error='skip', progress=progress)
     if len(ds) == 0: raise ValueError(f"{manifest}: no usable utterances ({len(ds.skipped)} skipped)")
     lex = make_lexicon('none' if lexicon == 'auto' and not ck.get('words') else lexicon, vocab, ck.get('words'), [])
-    r = evaluate(model, ds, vocab, lex, dev, progress=progress)
+    r = evaluate(model, ds, vocab, lex, dev, progress=progress, chunk=chunk)
     return dict(wer=r.best['wer'], cer=r.best['cer'], decoding='lexicon' if lex else 'greedy', greedy=r.greedy,
                 lexicon=r.lexicon, loss=r.loss, skipped=len(ds.skipped), checkpoint=str(checkpoint),
-                manifest=str(manifest), attention=ck['dims']['attention'], aha=ck['dims']['aha'],
+                manifest=str(manifest), attention=ck['dims']['attention'], causal=ck['dims'].get('causal', False),
+                streaming=chunk is not None, chunk_ms=chunk_ms, aha=ck['dims']['aha'],
                 hypotheses=[dict(ref=a, greedy=b, **({'lexicon': c} if lex else {}))
                             for a, b, c in zip(r.refs, r.greedy_hyps, r.lexicon_hyps or r.greedy_hyps)])
 
 # %% ../../nbs/asr/08_train.ipynb #0668f906
+def _chunk_ms(s:str)->int:
+    "argparse type of `--chunk-ms`: a positive multiple of the encoder frame."
+    try: v = int(s); chunk_frames(v)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a positive multiple of {ENCODER_FRAME_MS} (ms of one encoder frame), got {s!r}") from None
+    return v
+
 def eval_cli(argv=None):
     "Console script `aha_eval`."
     p = argparse.ArgumentParser(prog='aha_eval', description='WER/CER of an aha_train checkpoint on a manifest.')
@@ -651,11 +675,16 @@ def eval_cli(argv=None):
     p.add_argument('--json', default=None, help='output JSON (default: <manifest name>.eval.json beside the checkpoint)')
     p.add_argument('--lexicon', default='auto', help="'auto' (the checkpoint's words) | 'none' | word-list file")
     p.add_argument('--device', default='auto')
+    p.add_argument('--streaming', action='store_true', help='decode a causal checkpoint chunk by chunk, as a stream')
+    p.add_argument('--chunk-ms', type=_chunk_ms, default=None, help=f'chunk length with --streaming, a multiple of {ENCODER_FRAME_MS} (default: 320)')
     args = p.parse_args(argv)
+    if args.chunk_ms is not None and not args.streaming: p.error("argument --chunk-ms: needs --streaming")
     def run():
-        m = evaluate_manifest(args.checkpoint, args.manifest, args.lexicon, args.device, progress=sys.stdout.isatty())
+        m = evaluate_manifest(args.checkpoint, args.manifest, args.lexicon, args.device, progress=sys.stdout.isatty(),
+                              chunk_ms=(args.chunk_ms or 320) if args.streaming else None)
         out = Path(args.json or Path(args.checkpoint).parent / f"{Path(args.manifest).stem}.eval.json")
         write_json(out, m)
         rows = {'greedy': m['greedy'], **({'lexicon': m['lexicon']} if m['lexicon'] else {})}
-        print(format_table(rows)); print(f"{m['greedy']['n_utts']} utterances, {m['skipped']} skipped; written to {out}")
+        print(format_table(rows)); print(f"{m['greedy']['n_utts']} utterances, {m['skipped']} skipped"
+                                         + (f", streamed in {m['chunk_ms']} ms chunks" if m['streaming'] else '') + f"; written to {out}")
     _cli(run, 'aha_eval')
