@@ -79,7 +79,8 @@ def _to4(m:Tensor, B:int, H:int)->Tensor:
 # %% ../nbs/01a_local_kernel.ipynb #f676ae15
 def _query_blocks(q:Tensor, g:_Geometry)->Tensor:
     "Queries (B,H,T,E) zero-padded to `n·Bs` and viewed as blocks (B,H,n,Bs,E)."
-    return F.pad(q, (0, 0, 0, g.n * g.Bs - g.T)).view(*q.shape[:2], g.n, g.Bs, q.shape[-1])
+    if g.n * g.Bs > g.T: q = F.pad(q, (0, 0, 0, g.n * g.Bs - g.T))
+    return q.reshape(*q.shape[:2], g.n, g.Bs, q.shape[-1])
 
 def _flat_blocks(q:Tensor, k:Tensor, v:Tensor, g:_Geometry)->tuple[Tensor, Tensor, Tensor]:
     "Query blocks (B·H,n,Bs,E) and key/value blocks (B·H,n,K,E), the latter zero-copy strided views."
@@ -104,21 +105,22 @@ _FLASH = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 _FLASH_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
 
 def _score_grad(qb, kb, vb, mask, o, lse, dob, scale:float)->Tensor:
-    "Gradient of the block scores, `P∘(dP − rowsum(dO∘O))`, summed to the shape of the additive `mask`."
+    "Gradient of the block scores (B·H,n,Bs,K), `P∘(dP − rowsum(dO∘O))`, zero outside the band."
     s = torch.matmul(qb, kb.transpose(-1, -2)).mul_(scale).add_(mask)               # (B·H,n,Bs,K)
     p = s.sub_(lse[..., None]).exp_()                                               # the final weights
-    ds = torch.matmul(dob, vb.transpose(-1, -2)).sub_((dob * o).sum(-1, keepdim=True)).mul_(p)
-    return ds.sum_to_size(mask.shape)
+    return torch.matmul(dob, vb.transpose(-1, -2)).sub_((dob * o).sum(-1, keepdim=True)).mul_(p)
 
 class _FlashBlocks(torch.autograd.Function):
     "Blocks through PyTorch's CPU flash kernel; the backward reuses its output and log-sum-exp."
     @staticmethod
-    def forward(ctx, q:Tensor, k:Tensor, v:Tensor, mask:Tensor, g:_Geometry, scale:float)->Tensor:
+    def forward(ctx, q:Tensor, k:Tensor, v:Tensor, add:Tensor|None, allowed:Tensor, g:_Geometry, scale:float)->Tensor:
+        B, H = q.shape[:2]
         qb, kb, vb = _flat_blocks(q, k, v, g)                                    # (B·H,n,Bs|K,E)
+        mask = _to4(_additive(allowed, add, q.dtype), B, H)                      # (B·H|1,n|1,Bs,K)
         o, lse = _FLASH(qb, kb, vb, attn_mask=mask, scale=scale)                 # (B·H,n,Bs,E), (B·H,n,Bs)
         ctx.save_for_backward(qb, kb, vb, mask, o, lse)
-        ctx.g, ctx.scale, ctx.BH = g, scale, q.shape[:2]
-        return _unblock(o, *q.shape[:2], g.T)
+        ctx.g, ctx.scale, ctx.BH, ctx.add_shape = g, scale, (B, H), None if add is None else add.shape
+        return _unblock(o, B, H, g.T)
 
     @staticmethod
     @once_differentiable
@@ -127,9 +129,12 @@ class _FlashBlocks(torch.autograd.Function):
         g, (B, H) = ctx.g, ctx.BH
         dob = _query_blocks(do, g).flatten(0, 1)                                  # (B·H,n,Bs,E)
         dq, dk, dv = _FLASH_BACKWARD(dob, qb, kb, vb, o, lse, 0., False, attn_mask=mask, scale=ctx.scale)
-        dmask = _score_grad(qb, kb, vb, mask, o, lse, dob, ctx.scale) if ctx.needs_input_grad[3] else None
+        dadd = None
+        if ctx.needs_input_grad[3]:
+            ds = _score_grad(qb, kb, vb, mask, o, lse, dob, ctx.scale)
+            dadd = ds.view(B, H, *ds.shape[1:]).sum_to_size(ctx.add_shape)        # (B|1,H|1,1|n,Bs,K)
         back = lambda d: _overlap_add(d, g).view(B, H, g.T, -1)
-        return _unblock(dq, B, H, g.T), back(dk), back(dv), dmask, None, None
+        return _unblock(dq, B, H, g.T), back(dk), back(dv), dadd, None, None, None
 
 # %% ../nbs/01a_local_kernel.ipynb #a7b8c9d0
 def _additive(allowed:Tensor, add:Tensor|None, dtype)->Tensor:
@@ -137,10 +142,11 @@ def _additive(allowed:Tensor, add:Tensor|None, dtype)->Tensor:
     base = torch.zeros((), dtype=dtype, device=allowed.device) if add is None else add
     return base.masked_fill(~allowed, float('-inf'))
 
-def _fused_blocks(q, k, v, mask, g:_Geometry, scale:float)->Tensor:
-    "Fused attention over the blocks of q, k, v (B,H,T,E) with the additive mask (B·H|1,n|1,Bs,K) -> (B,H,T,E)."
-    if q.device.type == 'cpu' and q.shape[-1] == v.shape[-1]: return _FlashBlocks.apply(q, k, v, mask, g, scale)
+def _fused_blocks(q, k, v, add:Tensor|None, allowed:Tensor, g:_Geometry, scale:float)->Tensor:
+    "Fused attention over the blocks of q, k, v (B,H,T,E), score terms `add` inside `allowed` -> (B,H,T,E)."
+    if q.device.type == 'cpu' and q.shape[-1] == v.shape[-1]: return _FlashBlocks.apply(q, k, v, add, allowed, g, scale)
     qb, kb, vb = _flat_blocks(q, k, v, g)
+    mask = _to4(_additive(allowed, add, q.dtype), *q.shape[:2])
     return _unblock(F.scaled_dot_product_attention(qb, kb, vb, attn_mask=mask, scale=scale), *q.shape[:2], g.T)
 
 def _explicit_blocks(qb, kb, vb, allowed, add, scale):
@@ -151,7 +157,6 @@ def _explicit_blocks(qb, kb, vb, allowed, add, scale):
     B, H, n, Bs, _ = p.shape
     return (p @ vb.transpose(-1, -2)).view(B, H, n * Bs, -1), p
 
-
 # %% ../nbs/01a_local_kernel.ipynb #5f1cb0b7
 def _banded(q:Tensor, k:Tensor, v:Tensor, a:LocalInputs, W:int, uniform:bool, need_entropy:bool, block:int|None=None):
     "Banded local attention at one width `W >= w`: out (B,H,T,E) and row entropies (B,H,T) or None."
@@ -160,7 +165,7 @@ def _banded(q:Tensor, k:Tensor, v:Tensor, a:LocalInputs, W:int, uniform:bool, ne
     allowed, D = _band(g, a.window, uniform, a.key_padding_mask)                 # (.,.,.,Bs,K)
     add = _score_terms(D, a, g, q.dtype)                                         # (.,.,1|n,Bs,K)
     if a.beta is not None: q = q * (a.beta[:, :, None, None] if a.beta.dim() == 2 else a.beta[..., None])
-    if not need_entropy: return _fused_blocks(q, k, v, _to4(_additive(allowed, add, q.dtype), B, H), g, a.scale), None
+    if not need_entropy: return _fused_blocks(q, k, v, add, allowed, g, a.scale), None
     o, p = _explicit_blocks(_query_blocks(q, g), _blocks(k, g), _blocks(v, g), allowed, add, a.scale)
     return o[:, :, :T], row_entropy(p).view(B, H, g.n * g.Bs)[:, :, :T]
 
