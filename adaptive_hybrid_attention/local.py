@@ -21,12 +21,12 @@ class _Geometry:
     "Block layout at one width `W`: query block size `Bs`, block count `n`, left key padding `P`, keys per block `K`."
     T:int; W:int; causal:bool; Bs:int; n:int; P:int; K:int
 
-def _block_size(W:int)->int:
-    "Query block size for half-width `W`: `W/2` (keys per query `2.5·W`), at least 32 for efficient matmuls."
-    return max(32, W // 2)
+def _block_size(W:int, backward:bool=True)->int:
+    "Query block size for half-width `W`: `W/2` (at least 64) when a backward follows, else 32."
+    return max(64, W // 2) if backward else 32
 
 def _geometry(T:int, W:int, causal:bool, block:int|None=None)->_Geometry:
-    "The block layout for length `T` and width `W`."
+    "The block layout for length `T` and width `W` (blocks of `block` queries, default `_block_size(W)`)."
     Bs = block or _block_size(W)
     reach = W if causal else 2 * W
     if T <= Bs + reach: return _Geometry(T, W, causal, T, 1, 0, T)       # one block: the dense band
@@ -161,7 +161,8 @@ def _explicit_blocks(qb, kb, vb, allowed, add, scale):
 def _banded(q:Tensor, k:Tensor, v:Tensor, a:LocalInputs, W:int, uniform:bool, need_entropy:bool, block:int|None=None):
     "Banded local attention at one width `W >= w`: out (B,H,T,E) and row entropies (B,H,T) or None."
     B, H, T, E = q.shape
-    g = _geometry(T, W, a.causal, block)
+    backward = torch.is_grad_enabled() and any(isinstance(x, Tensor) and x.requires_grad for x in (q, k, v, a.rel_bias, a.beta, a.span))
+    g = _geometry(T, W, a.causal, block or _block_size(W, backward))
     allowed, D = _band(g, a.window, uniform, a.key_padding_mask)                 # (.,.,.,Bs,K)
     add = _score_terms(D, a, g, q.dtype)                                         # (.,.,1|n,Bs,K)
     if a.beta is not None: q = q * (a.beta[:, :, None, None] if a.beta.dim() == 2 else a.beta[..., None])
@@ -170,7 +171,9 @@ def _banded(q:Tensor, k:Tensor, v:Tensor, a:LocalInputs, W:int, uniform:bool, ne
     return o[:, :, :T], row_entropy(p).view(B, H, g.n * g.Bs)[:, :, :T]
 
 # %% ../nbs/01a_local_kernel.ipynb #1f46e3c7
-def _keys_per_query(W:int, causal:bool)->int: return _block_size(W) + (1 if causal else 2) * W
+def _keys_per_query(W:int, causal:bool)->int:
+    "Keys computed per query at width `W` (with the training block size: an estimate for the choice below)."
+    return _block_size(W) + (1 if causal else 2) * W
 
 def _groups(wmax:list, causal:bool, bucket:bool|None)->dict|None:
     "Map width -> sample indices when bucketing pays (or is forced), else None."
