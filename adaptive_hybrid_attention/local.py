@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 from .utils import masked_mean, row_entropy
 from .local_reference import LocalInputs, local_inputs, local_attention_reference, band_pairs
 
@@ -20,16 +21,16 @@ class _Geometry:
     "Block layout at one width `W`: query block size `Bs`, block count `n`, left key padding `P`, keys per block `K`."
     T:int; W:int; causal:bool; Bs:int; n:int; P:int; K:int
 
-def _block_size(W:int)->int:
-    "Query block size for half-width `W`: `W/2` (keys per query `2.5·W`), at least 32 for efficient matmuls."
-    return max(32, W // 2)
+def _block_size(W:int, backward:bool=True)->int:
+    "Query block size for half-width `W`: `W/2` (at least 64) when a backward follows, else 32."
+    return max(64, W // 2) if backward else 32
 
 def _geometry(T:int, W:int, causal:bool, block:int|None=None)->_Geometry:
-    "The block layout for length `T` and width `W`."
+    "The block layout for length `T` and width `W` (blocks of `block` queries, default `_block_size(W)`)."
     Bs = block or _block_size(W)
     reach = W if causal else 2 * W
     if T <= Bs + reach: return _Geometry(T, W, causal, T, 1, 0, T)       # one block: the dense band
-    return _Geometry(T, W, causal, Bs, -(-T // Bs), W, Bs + reach)
+    return _Geometry(T, W, causal, Bs, -(-T // Bs), W, Bs * -(-(Bs + reach) // Bs))   # K: whole blocks of keys
 
 def _blocks(x:Tensor, g:_Geometry)->Tensor:
     "Key/value blocks: block `c` holds positions `c·Bs-P … c·Bs-P+K-1` (zeros outside): (B,H,n,E,K) view."
@@ -76,13 +77,77 @@ def _to4(m:Tensor, B:int, H:int)->Tensor:
     return m.expand(B, H, *m.shape[2:]).reshape(B * H, *m.shape[2:])
 
 # %% ../nbs/01a_local_kernel.ipynb #f676ae15
-def _fused_blocks(qb, kb, vb, mask, scale):
-    "SDPA over blocks: qb (B,H,n,Bs,E), kb/vb (B,H,n,E,K), mask (B|1,H|1,n|1,Bs,K) -> (B,H,n·Bs,E)."
-    B, H, n, Bs, E = qb.shape
-    K, Ev = kb.shape[-1], vb.shape[-2]
-    o = F.scaled_dot_product_attention(qb.reshape(B * H, n, Bs, E), kb.transpose(-1, -2).reshape(B * H, n, K, E),
-            vb.transpose(-1, -2).reshape(B * H, n, K, Ev), attn_mask=_to4(mask, B, H), scale=scale)
-    return o.view(B, H, n * Bs, Ev)
+def _query_blocks(q:Tensor, g:_Geometry)->Tensor:
+    "Queries (B,H,T,E) zero-padded to `n·Bs` and viewed as blocks (B,H,n,Bs,E)."
+    if g.n * g.Bs > g.T: q = F.pad(q, (0, 0, 0, g.n * g.Bs - g.T))
+    return q.reshape(*q.shape[:2], g.n, g.Bs, q.shape[-1])
+
+def _flat_blocks(q:Tensor, k:Tensor, v:Tensor, g:_Geometry)->tuple[Tensor, Tensor, Tensor]:
+    "Query blocks (B·H,n,Bs,E) and key/value blocks (B·H,n,K,E), the latter zero-copy strided views."
+    kb, vb = (_blocks(x, g).transpose(-1, -2).flatten(0, 1) for x in (k, v))
+    return _query_blocks(q, g).flatten(0, 1), kb, vb
+
+def _unblock(o:Tensor, B:int, H:int, T:int)->Tensor:
+    "Block outputs (B·H,n,Bs,E) back to (B,H,T,E)."
+    return o.reshape(B, H, -1, o.shape[-1])[:, :, :T]
+
+# %% ../nbs/01a_local_kernel.ipynb #d4e5f6a7
+def _overlap_add(kb:Tensor, g:_Geometry)->Tensor:
+    "Sum the gradients of key blocks (B·H,n,K,E) back onto their positions: (B·H,T,E), the adjoint of `_blocks`."
+    BH, n, K, E = kb.shape
+    m = K // g.Bs                                                               # chunks of Bs keys per block
+    acc = kb.new_zeros(BH, n + m - 1, g.Bs, E)                                   # the padded sequence in chunks
+    for d in range(m): acc[:, d:d + n] += kb[:, :, d * g.Bs:(d + 1) * g.Bs]      # chunk d of block c is chunk c+d
+    return acc.view(BH, -1, E)[:, g.P:g.P + g.T]
+
+# %% ../nbs/01a_local_kernel.ipynb #f6a7b8c9
+_FLASH = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+_FLASH_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
+
+def _score_grad(qb, kb, vb, mask, o, lse, dob, scale:float)->Tensor:
+    "Gradient of the block scores (B·H,n,Bs,K), `P∘(dP − rowsum(dO∘O))`, zero outside the band."
+    s = torch.matmul(qb, kb.transpose(-1, -2)).mul_(scale).add_(mask)               # (B·H,n,Bs,K)
+    p = s.sub_(lse[..., None]).exp_()                                               # the final weights
+    return torch.matmul(dob, vb.transpose(-1, -2)).sub_((dob * o).sum(-1, keepdim=True)).mul_(p)
+
+class _FlashBlocks(torch.autograd.Function):
+    "Blocks through PyTorch's CPU flash kernel; the backward reuses its output and log-sum-exp."
+    @staticmethod
+    def forward(ctx, q:Tensor, k:Tensor, v:Tensor, add:Tensor|None, allowed:Tensor, g:_Geometry, scale:float)->Tensor:
+        B, H = q.shape[:2]
+        qb, kb, vb = _flat_blocks(q, k, v, g)                                    # (B·H,n,Bs|K,E)
+        mask = _to4(_additive(allowed, add, q.dtype), B, H)                      # (B·H|1,n|1,Bs,K)
+        o, lse = _FLASH(qb, kb, vb, attn_mask=mask, scale=scale)                 # (B·H,n,Bs,E), (B·H,n,Bs)
+        ctx.save_for_backward(qb, kb, vb, mask, o, lse)
+        ctx.g, ctx.scale, ctx.BH, ctx.add_shape = g, scale, (B, H), None if add is None else add.shape
+        return _unblock(o, B, H, g.T)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, do:Tensor):
+        qb, kb, vb, mask, o, lse = ctx.saved_tensors
+        g, (B, H) = ctx.g, ctx.BH
+        dob = _query_blocks(do, g).flatten(0, 1)                                  # (B·H,n,Bs,E)
+        dq, dk, dv = _FLASH_BACKWARD(dob, qb, kb, vb, o, lse, 0., False, attn_mask=mask, scale=ctx.scale)
+        dadd = None
+        if ctx.needs_input_grad[3]:
+            ds = _score_grad(qb, kb, vb, mask, o, lse, dob, ctx.scale)
+            dadd = ds.view(B, H, *ds.shape[1:]).sum_to_size(ctx.add_shape)        # (B|1,H|1,1|n,Bs,K)
+        back = lambda d: _overlap_add(d, g).view(B, H, g.T, -1)
+        return _unblock(dq, B, H, g.T), back(dk), back(dv), dadd, None, None, None
+
+# %% ../nbs/01a_local_kernel.ipynb #a7b8c9d0
+def _additive(allowed:Tensor, add:Tensor|None, dtype)->Tensor:
+    "The float mask: `add` (0 where None) inside `allowed`, -inf outside."
+    base = torch.zeros((), dtype=dtype, device=allowed.device) if add is None else add
+    return base.masked_fill(~allowed, float('-inf'))
+
+def _fused_blocks(q, k, v, add:Tensor|None, allowed:Tensor, g:_Geometry, scale:float)->Tensor:
+    "Fused attention over the blocks of q, k, v (B,H,T,E), score terms `add` inside `allowed` -> (B,H,T,E)."
+    if q.device.type == 'cpu' and q.shape[-1] == v.shape[-1]: return _FlashBlocks.apply(q, k, v, add, allowed, g, scale)
+    qb, kb, vb = _flat_blocks(q, k, v, g)
+    mask = _to4(_additive(allowed, add, q.dtype), *q.shape[:2])
+    return _unblock(F.scaled_dot_product_attention(qb, kb, vb, attn_mask=mask, scale=scale), *q.shape[:2], g.T)
 
 def _explicit_blocks(qb, kb, vb, allowed, add, scale):
     "Matmul + softmax over blocks -> out (B,H,n·Bs,E), weights (B,H,n,Bs,K)."
@@ -96,20 +161,19 @@ def _explicit_blocks(qb, kb, vb, allowed, add, scale):
 def _banded(q:Tensor, k:Tensor, v:Tensor, a:LocalInputs, W:int, uniform:bool, need_entropy:bool, block:int|None=None):
     "Banded local attention at one width `W >= w`: out (B,H,T,E) and row entropies (B,H,T) or None."
     B, H, T, E = q.shape
-    g = _geometry(T, W, a.causal, block)
+    backward = torch.is_grad_enabled() and any(isinstance(x, Tensor) and x.requires_grad for x in (q, k, v, a.rel_bias, a.beta, a.span))
+    g = _geometry(T, W, a.causal, block or _block_size(W, backward))
     allowed, D = _band(g, a.window, uniform, a.key_padding_mask)                 # (.,.,.,Bs,K)
     add = _score_terms(D, a, g, q.dtype)                                         # (.,.,1|n,Bs,K)
     if a.beta is not None: q = q * (a.beta[:, :, None, None] if a.beta.dim() == 2 else a.beta[..., None])
-    qb = F.pad(q, (0, 0, 0, g.n * g.Bs - T)).view(B, H, g.n, g.Bs, E)
-    kb, vb = _blocks(k, g), _blocks(v, g)                                        # (B,H,n,E,K)
-    if not need_entropy and not (torch.is_grad_enabled() and add is not None and add.requires_grad):
-        mask = allowed if add is None else add.masked_fill(~allowed, float('-inf'))
-        return _fused_blocks(qb, kb, vb, mask, a.scale)[:, :, :T], None
-    o, p = _explicit_blocks(qb, kb, vb, allowed, add, a.scale)
-    return o[:, :, :T], (row_entropy(p).view(B, H, g.n * g.Bs)[:, :, :T] if need_entropy else None)
+    if not need_entropy: return _fused_blocks(q, k, v, add, allowed, g, a.scale), None
+    o, p = _explicit_blocks(_query_blocks(q, g), _blocks(k, g), _blocks(v, g), allowed, add, a.scale)
+    return o[:, :, :T], row_entropy(p).view(B, H, g.n * g.Bs)[:, :, :T]
 
 # %% ../nbs/01a_local_kernel.ipynb #1f46e3c7
-def _keys_per_query(W:int, causal:bool)->int: return _block_size(W) + (1 if causal else 2) * W
+def _keys_per_query(W:int, causal:bool)->int:
+    "Keys computed per query at width `W` (with the training block size: an estimate for the choice below)."
+    return _block_size(W) + (1 if causal else 2) * W
 
 def _groups(wmax:list, causal:bool, bucket:bool|None)->dict|None:
     "Map width -> sample indices when bucketing pays (or is forced), else None."
