@@ -12,7 +12,7 @@ from torch import nn, Tensor
 from fastcore.basics import patch
 from .span import SpanPredictor, span_window, span_penalty
 from .utils import check_choice, masked_mean, project_qkv, merge_heads, dense_attention_weights
-from .local import local_attention, local_attention_entropy, local_attention_reference
+from .local import local_attention, local_attention_entropy, local_attention_reference, LOCAL_BACKENDS
 from .scaling import score_gain, SCORE_SCALINGS
 from .temperature import temperature, sharpness, TEMPERATURE_SCHEDULES
 from .relpos import RelativePositionBias
@@ -37,6 +37,9 @@ def _verify_options(self):
     check_choice(self.score_scaling, 'score_scaling', SCORE_SCALINGS)
     check_choice(self.temperature, 'temperature', TEMPERATURE_SCHEDULES)
     check_choice(self.fusion, 'fusion', FUSIONS)
+    check_choice(self.local_backend, 'local_backend', LOCAL_BACKENDS)
+    if self.causal and self.local_backend == 'triton':
+        raise ValueError("local_backend 'triton' takes one window per sample and head; a causal layer needs one per frame: use 'torch'")
     for name in ('ramp', 'span_penalty'):
         if getattr(self, name) < 0: raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
     if not 0 <= self.dropout < 1: raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
@@ -63,6 +66,7 @@ class AHAConfig:
     fusion:str='concat' # 'concat': W_o [local; global]; 'gate': learned sigmoid gate between them
     dropout:float=0.0 # dropout on global attention weights and on the output
     global_kv_stride:int=1 # > 1 average-pools global keys/values by this stride: O(T^2/stride)
+    local_backend:str='torch' # local kernel: 'torch' (01a, any device) or 'triton' (01b, CUDA, opt-in until measured)
 
     __post_init__ = _verify_options
 
@@ -206,7 +210,7 @@ def attend(self:AdaptiveHybridAttention,
     g = self.global_out(merge_heads(self._global(q, k, v, key_padding_mask)))     # (B,T,D)
     span = self._span(g, key_padding_mask)
     local_kw = self._local_kwargs(span, key_padding_mask)
-    local = local_attention(q, k, v, span['window'], **local_kw)                   # (B,H,T,E)
+    local = local_attention(q, k, v, span['window'], backend=self.config.local_backend, **local_kw)   # (B,H,T,E)
     y = self.drop(self._fuse(merge_heads(local), g))
     if key_padding_mask is not None: y = y.masked_fill(key_padding_mask[..., None], 0.)
     out = AHAOutput(y=y, global_output=g, span_penalty=self._span_penalty(span['span'], key_padding_mask), **span)

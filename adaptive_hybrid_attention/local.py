@@ -9,11 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
-from .utils import masked_mean, row_entropy
+from .utils import check_choice, masked_mean, row_entropy
 from .local_reference import LocalInputs, local_inputs, local_attention_reference, band_pairs
 
 # %% auto #0
-__all__ = ['local_attention', 'local_attention_entropy']
+__all__ = ['LOCAL_BACKENDS', 'local_attention', 'local_attention_entropy']
 
 # %% ../nbs/01a_local_kernel.ipynb #633c8dfa
 @dataclass(frozen=True)
@@ -216,6 +216,8 @@ def _attend(q:Tensor, k:Tensor, v:Tensor, a:LocalInputs, bucket:bool|None, need_
     return out, ent
 
 # %% ../nbs/01a_local_kernel.ipynb #0272b1b8
+LOCAL_BACKENDS = ('torch', 'triton')
+
 def local_attention(
     q:Tensor, # (B,H,T,E) queries
     k:Tensor, # (B,H,T,E) keys
@@ -230,8 +232,13 @@ def local_attention(
     span=None, # (B,H)-broadcastable continuous span z used by the ramp, or (B,H,T) per query
     ramp:float=0.0, # soft ramp width R (0 = hard window)
     bucket:bool|None=None, # group samples by window: None = when it saves work
+    backend:str='torch', # 'torch': this notebook's kernel (CPU and CUDA); 'triton': the GPU kernel of 01b_triton (opt-in)
 )->Tensor: # (B,H,T,E)
     "Sliding-window attention in `O(T·W)` with a per-sample/per-head half-width; see `local_attention_reference`."
+    if check_choice(backend, 'backend', LOCAL_BACKENDS) == 'triton':
+        from adaptive_hybrid_attention.triton_local import triton_local_attention   # imports Triton on first use
+        return triton_local_attention(q, k, v, window, key_padding_mask=key_padding_mask, causal=causal, scale=scale,
+                                      rel_bias=rel_bias, beta=beta, span=span, ramp=ramp)
     a = local_inputs(q, k, v, window, key_padding_mask=key_padding_mask, causal=causal, scale=scale,
                      rel_bias=rel_bias, beta=beta, span=span, ramp=ramp)
     return _attend(q, k, v, a, bucket, need_entropy=False)[0]
