@@ -10,13 +10,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+from .utils import write_atomic
 from .local import local_attention, local_attention_reference, band_pairs
 
 # %% auto #0
 __all__ = ['METHODS', 'THROUGHPUT_TARGETS', 'useful_flops', 'Unavailable', 'peak_memory', 'interleave', 'm_banded',
            'm_banded_train', 'm_dense', 'm_band_mask', 'm_flex', 'm_lucidrains', 'm_loop', 'bench_kernel',
-           'bench_mixed', 'bench_layer', 'machine_info', 'run_benchmarks', 'table_banded', 'table_baselines',
-           'table_mixed', 'table_layer', 'targets', 'to_markdown', 'save', 'run', 'main']
+           'bench_mixed', 'bench_layer', 'machine_info', 'run_benchmarks', 'md_table', 'table_banded',
+           'table_baselines', 'table_mixed', 'table_layer', 'targets', 'to_markdown', 'save', 'run', 'main']
 
 # %% ../nbs/10_bench.ipynb #44144319
 def useful_flops(B:int, H:int, E:int, T:int, w:int, causal:bool=False)->int:
@@ -230,7 +231,7 @@ def run_benchmarks(args, progress=lambda msg, res: None)->dict:
 def _ms(t): return f'{t * 1e3:.1f}' if isinstance(t, float) else (t or '–')
 def _gf(x): return f'{x:.0f}' if isinstance(x, float) else '–'
 
-def _md(head:list, rows:list)->str:
+def md_table(head:list, rows:list)->str:
     "A markdown table."
     return '\n'.join(['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)] + ['| ' + ' | '.join(map(str, r)) + ' |' for r in rows])
 
@@ -247,7 +248,7 @@ def table_banded(res)->str:
         rows.append([r['T'], r['w'], _ms(r['fwd_s']), _gf(r['fwd_gflops']), _gf(d.get('fwd_gflops')), pct(r['fwd_gflops'], d.get('fwd_gflops')),
                      _ms(r['fwdbwd_s']), _gf(r['fwdbwd_gflops']), _gf(d.get('fwdbwd_gflops')), pct(r['fwdbwd_gflops'], d.get('fwdbwd_gflops')),
                      f"{r['peak_mb']:.1f}" if 'peak_mb' in r else '–'])
-    return _md(['T', 'w', 'fwd ms', 'fwd GF/s', 'dense GF/s', 'vs dense', 'fwd+bwd ms', 'GF/s', 'dense GF/s', 'vs dense', 'peak MB'], rows)
+    return md_table(['T', 'w', 'fwd ms', 'fwd GF/s', 'dense GF/s', 'vs dense', 'fwd+bwd ms', 'GF/s', 'dense GF/s', 'vs dense', 'peak MB'], rows)
 
 # %% ../nbs/10_bench.ipynb #1ede0a0c
 def table_baselines(res)->str:
@@ -256,7 +257,7 @@ def table_baselines(res)->str:
     keys = sorted({(r['T'], r['w']) for r in res['kernel']})
     cell = lambda r: '' if r is None else f"{_ms(r['fwd_s'])} / {_ms(r['fwdbwd_s'])}"
     rows = [[T, w] + [cell(_get(res, T, w, n) or (_get(res, T, None, n) if n in ('dense', 'band_mask') else None)) for n in names] for T, w in keys]
-    return _md(['T', 'w'] + names, rows)
+    return md_table(['T', 'w'] + names, rows)
 
 # %% ../nbs/10_bench.ipynb #eea88f46
 def table_mixed(res)->str:
@@ -265,7 +266,7 @@ def table_mixed(res)->str:
     base = list(m['fwd_s'])[-1]
     rel = lambda d, n: f" ({d[n] / d[base]:.2f}×)" if isinstance(d[n], float) and isinstance(d[base], float) else ''
     rows = [[n, _ms(m['fwd_s'][n]) + rel(m['fwd_s'], n), _ms(m['fwdbwd_s'][n]) + rel(m['fwdbwd_s'], n)] for n in m['fwd_s']]
-    return f"T={m['T']}, windows per sample {m['windows']}\n\n" + _md(['batch', 'fwd ms', 'fwd+bwd ms'], rows)
+    return f"T={m['T']}, windows per sample {m['windows']}\n\n" + md_table(['batch', 'fwd ms', 'fwd+bwd ms'], rows)
 
 def table_layer(res)->str:
     rows = []
@@ -274,7 +275,7 @@ def table_layer(res)->str:
         ref = 'nn.MultiheadAttention'
         rel = lambda d, n: f" ({d[n] / d[ref]:.2f}×)" if isinstance(d[n], float) and isinstance(d[ref], float) else ''
         rows += [[l['T'], n, _ms(l['fwd_s'][n]) + rel(l['fwd_s'], n), _ms(l['fwdbwd_s'][n]) + rel(l['fwdbwd_s'], n)] for n in l['fwd_s']]
-    return _md(['T', 'layer', 'fwd ms', 'fwd+bwd ms'], rows)
+    return md_table(['T', 'layer', 'fwd ms', 'fwd+bwd ms'], rows)
 
 # %% ../nbs/10_bench.ipynb #5634e8dd
 def _ratio(a, b): return a / b if isinstance(a, float) and isinstance(b, float) else None
@@ -360,7 +361,7 @@ def to_markdown(res)->str:
     if res.get('mixed'): parts.append('### Mixed windows in one batch\n\n' + table_mixed(res))
     if res.get('layer'): parts.append('### Whole layer\n\n' + table_layer(res))
     ts = targets(res)
-    if ts: parts.append('### Targets\n\n' + _md(['target', 'met', 'measured'], [[t, 'met' if ok else '**missed**', x] for t, ok, x in ts]))
+    if ts: parts.append('### Targets\n\n' + md_table(['target', 'met', 'measured'], [[t, 'met' if ok else '**missed**', x] for t, ok, x in ts]))
     return '\n\n'.join(parts) + '\n'
 
 # %% ../nbs/10_bench.ipynb #5092c58d
@@ -394,10 +395,10 @@ def _quick(args):
     return args
 
 def save(res, path):
-    "Write `res` as JSON (and markdown beside it) or as markdown, by the suffix of `path`."
-    out = Path(path); out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == '.json': out.write_text(json.dumps(res, indent=1)); out = out.with_suffix('.md')
-    out.write_text(to_markdown(res))
+    "Write `res` as JSON (and markdown beside it) or as markdown, by the suffix of `path`; each file whole or not at all."
+    out = Path(path)
+    if out.suffix == '.json': write_atomic(out, json.dumps(res, indent=1)); out = out.with_suffix('.md')
+    write_atomic(out, to_markdown(res))
 
 def run(argv=None)->dict:
     "Parse `aha_bench` arguments `argv`, run, print the tables, save, and return the results."

@@ -582,14 +582,14 @@ def _num(x, fmt='{:.0f}')->str: return fmt.format(x) if isinstance(x, float) els
 
 def _report_md(res:dict)->str:
     "Markdown tables of `gpu_report`'s results."
-    from adaptive_hybrid_attention.bench import _md
-    checks = _md(['case', 'dtype', 'block', 'worst error', 'ok'],
+    from adaptive_hybrid_attention.bench import md_table
+    checks = md_table(['case', 'dtype', 'block', 'worst error', 'ok'],
                  [[json.dumps(r['case']), r['dtype'], r['block'], _num(max(r['errors'].values()), '{:.1e}'), r['ok']] for r in res['checks']])
-    bench = _md(['T', 'w', 'method', 'fwd ms', 'fwd TFLOP/s', 'fwd+bwd ms', 'fwd+bwd TFLOP/s'],
+    bench = md_table(['T', 'w', 'method', 'fwd ms', 'fwd TFLOP/s', 'fwd+bwd ms', 'fwd+bwd TFLOP/s'],
                 [[r['T'], r['w'] or 'all', r['method'], _ms(r['fwd_s']), _num(r['fwd_tflops']), _ms(r['fwdbwd_s']), _num(r['fwdbwd_tflops'])]
                  for r in res['bench']['rows']])
     m = res['bench']['mixed'] or dict(T='–', fwd_s={}, fwdbwd_s={})
-    mixed = _md(['batch', 'fwd ms', 'fwd+bwd ms'], [[n, _ms(m['fwd_s'][n]), _ms(m['fwdbwd_s'][n])] for n in m['fwd_s']])
+    mixed = md_table(['batch', 'fwd ms', 'fwd+bwd ms'], [[n, _ms(m['fwd_s'][n]), _ms(m['fwdbwd_s'][n])] for n in m['fwd_s']])
     return (f"# Triton local attention on {res['machine'].get('gpu', res['machine']['device'])}\n\n## Property checks\n\n{checks}\n\n"
             f"## Kernel (TFLOP/s of the band's useful work; dense: all T² pairs)\n\n{bench}\n\n"
             f"## Mixed windows (T={m['T']}, one window per (b,h))\n\n{mixed}\n\nNot measured (time budget): {res['bench']['skipped']}\n")
