@@ -128,6 +128,14 @@ def _fwd_range(acc, l_i, m_i, q, offs_m, lo, hi, K, V, Kpm, T, E, EV, w, qk_scal
     return acc, l_i, m_i
 
 # %% ../nbs/01b_triton.ipynb #00000010
+def _program_params(Win, Lens, Beta, Span, bh, b, HAS_RAMP:tl.constexpr):
+    "What every program of (b, h) reads first: its window, the sample's first padded frame and valid end, `beta`, span."
+    w, first_pad, n_valid = tl.load(Win + bh), tl.load(Lens + 2 * b), tl.load(Lens + 2 * b + 1)
+    beta = tl.load(Beta + bh)
+    span = 0.
+    if HAS_RAMP: span = tl.load(Span + bh)
+    return w, first_pad, n_valid, beta, span
+
 def _fwd_kernel(Q, K, V, O, LSE, Win, Lens, Kpm, Bias, Beta, Span, H, T, E, EV, NL, sbb, sbh, scale, ramp,
                 CAUSAL:tl.constexpr, HAS_KPM:tl.constexpr, HAS_BIAS:tl.constexpr, HAS_RAMP:tl.constexpr,
                 BM:tl.constexpr, BE:tl.constexpr, BEV:tl.constexpr, PREC:tl.constexpr):
@@ -136,10 +144,7 @@ def _fwd_kernel(Q, K, V, O, LSE, Win, Lens, Kpm, Bias, Beta, Span, H, T, E, EV, 
     b, h = bh // H, bh % H
     Q, K, V, O, LSE, Kpm = Q + bh * T * E, K + bh * T * E, V + bh * T * EV, O + bh * T * EV, LSE + bh * T, Kpm + b * T
     Bias = Bias + b * sbb + h * sbh
-    w, first_pad, n_valid = tl.load(Win + bh), tl.load(Lens + 2 * b), tl.load(Lens + 2 * b + 1)
-    beta = tl.load(Beta + bh)
-    span = 0.
-    if HAS_RAMP: span = tl.load(Span + bh)
+    w, first_pad, n_valid, beta, span = _program_params(Win, Lens, Beta, Span, bh, b, HAS_RAMP)
     m0 = pid * BM
     offs_m = m0 + tl.arange(0, BM)
     q = _load_rows(Q, offs_m, T, E, BE)
@@ -188,10 +193,7 @@ def _dkdv_kernel(Q, K, V, DO, LSE, Delta, DK, DV, Win, Lens, Kpm, Bias, Beta, Sp
     Q, K, V, DO = Q + bh * T * E, K + bh * T * E, V + bh * T * EV, DO + bh * T * EV
     LSE, Delta, DK, DV, Kpm = LSE + bh * T, Delta + bh * T, DK + bh * T * E, DV + bh * T * EV, Kpm + b * T
     Bias = Bias + b * sbb + h * sbh
-    w, first_pad, n_valid = tl.load(Win + bh), tl.load(Lens + 2 * b), tl.load(Lens + 2 * b + 1)
-    beta = tl.load(Beta + bh)
-    span = 0.
-    if HAS_RAMP: span = tl.load(Span + bh)
+    w, first_pad, n_valid, beta, span = _program_params(Win, Lens, Beta, Span, bh, b, HAS_RAMP)
     n0 = pid * BM
     offs_n = n0 + tl.arange(0, BM)
     k, v = _load_rows(K, offs_n, T, E, BE), _load_rows(V, offs_n, T, EV, BEV)
@@ -260,10 +262,7 @@ def _dq_kernel(Q, K, V, DO, LSE, Delta, DQ, Gd, Tails, Gspan, Win, Lens, Kpm, Bi
     Q, K, V, DO = Q + bh * T * E, K + bh * T * E, V + bh * T * EV, DO + bh * T * EV
     LSE, Delta, DQ, Kpm = LSE + bh * T, Delta + bh * T, DQ + bh * T * E, Kpm + b * T
     Bias, Gd = Bias + b * sbb + h * sbh, Gd + part * n_slot * 2 * BM
-    w, first_pad, n_valid = tl.load(Win + bh), tl.load(Lens + 2 * b), tl.load(Lens + 2 * b + 1)
-    beta = tl.load(Beta + bh)
-    span = 0.
-    if HAS_RAMP: span = tl.load(Span + bh)
+    w, first_pad, n_valid, beta, span = _program_params(Win, Lens, Beta, Span, bh, b, HAS_RAMP)
     m0 = pid * BM
     offs_m = m0 + tl.arange(0, BM)
     q, do = _load_rows(Q, offs_m, T, E, BE), _load_rows(DO, offs_m, T, EV, BEV)
@@ -288,7 +287,7 @@ def _dq_kernel(Q, K, V, DO, LSE, Delta, DQ, Gd, Tails, Gspan, Win, Lens, Kpm, Bi
     if SPAN_GRAD: tl.store(Gspan + part, tl.sum(gspan, 0))
 
 # %% ../nbs/01b_triton.ipynb #00000018
-_KERNELS = ('_key_range', '_query_range', '_dot', '_score', '_valid', '_load_rows', '_fwd_range', '_fwd_kernel',
+_KERNELS = ('_key_range', '_query_range', '_program_params', '_dot', '_score', '_valid', '_load_rows', '_fwd_range', '_fwd_kernel',
             '_dkdv_range', '_dkdv_kernel', '_diagonal_sums', '_dq_range', '_dq_kernel')   # decorated by `_build`
 
 # %% ../nbs/01b_triton.ipynb #0000001b
