@@ -54,6 +54,7 @@ class AHAConfig:
     max_span:int=64 # widest local half-width, reached as the span scale s -> 1
     min_window:int=1 # narrowest local half-width (>= 1: a window is never empty)
     max_rel_dist:int|None=None # distances with their own relative-position bias; None: max_span + 1
+    position_bias:bool=True # add the learned relative-position bias to the local scores (False: none, for ablations)
     span_per_head:bool=False # one span scale per head instead of per sample
     init_scale:float=0.9 # span scale at initialisation (a wide window is the safe start)
     score_scaling:str='inverse' # gain on local scores: 'inverse' 1/s, 'log' 1+ln(1/s), 'none'
@@ -88,7 +89,7 @@ class AdaptiveHybridAttention(nn.Module):
         self.in_proj = nn.Linear(dim, 3 * dim)   # q, k, v for both branches
         self.global_out = nn.Linear(dim, dim)    # global branch output g
         self.predictor = SpanPredictor(dim, n_heads if cfg.span_per_head else 1, cfg.init_scale)
-        self.rel_bias = RelativePositionBias(cfg.max_rel_dist or cfg.max_span + 1, n_heads)
+        self.rel_bias = RelativePositionBias(cfg.max_rel_dist or cfg.max_span + 1, n_heads) if cfg.position_bias else None
         self.fuse = nn.Linear(2 * dim, dim)      # concat: the output; gate: the gate logits
         self.gate_out = nn.Linear(dim, dim) if cfg.fusion == 'gate' else None
         self.drop = nn.Dropout(cfg.dropout)
@@ -165,7 +166,8 @@ def _local_kwargs(self:AdaptiveHybridAttention, span:dict, key_padding_mask:Tens
     "Options of the local branch for the predicted `span`: window, bias band, inverse temperature, ramp."
     cfg = self.config
     # a per-query window reads the whole table: inside any window it equals the clamped band (04_relpos)
-    rel_bias = self.rel_bias.table_band() if cfg.causal else self.rel_bias(span['window'])
+    if self.rel_bias is None: rel_bias = None
+    else: rel_bias = self.rel_bias.table_band() if cfg.causal else self.rel_bias(span['window'])
     return dict(key_padding_mask=key_padding_mask, causal=cfg.causal, rel_bias=rel_bias,
                 beta=span['sharpness'], span=span['span'], ramp=cfg.ramp)
 

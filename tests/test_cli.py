@@ -41,7 +41,7 @@ def trained(corpus, tmp_path_factory):
 def test_train_outputs(trained):
     out, r = trained
     assert sorted(os.listdir(out)) == ['attention.png', 'checkpoint.pt', 'curves.png', 'layer_stats.png',
-                                       'metrics.json', 'metrics.jsonl', 'windows.png']
+                                       'metrics.json', 'metrics.jsonl', 'test_utterances.jsonl', 'windows.png']
     m = json.loads((out / 'metrics.json').read_text())
     for k in ('wer', 'cer', 'greedy_wer', 'greedy_cer', 'lexicon_wer', 'lexicon_cer', 'settings', 'params', 'epochs'):
         assert k in m
@@ -217,3 +217,42 @@ def test_bad_chunk_is_one_line_naming_the_flag(args, want):
     assert r.returncode == 2
     assert want in r.stderr.strip().splitlines()[-1], r.stderr
     assert 'Traceback' not in r.stderr
+
+
+def _study(corpus, out, *args):
+    return run('aha_study', *corpus['args'], *TINY, '--corpus', 'short', '--max-steps', 3, '--warmup', 1, '--out', out, *args)
+
+
+def test_study_trains_every_run_once_and_summarises(corpus, tmp_path):
+    out = tmp_path / 'study'
+    r = _study(corpus, out, '--variants', 'local', 'aha', '--seeds', 0, 1)
+    assert r.returncode == 0, r.stderr[-3000:]
+    s = json.loads((out / 'summary.json').read_text())
+    assert list(s['runs']) == ['aha', 'local'] and all(sorted(v) == ['seed-0', 'seed-1'] for v in s['runs'].values())
+    assert {x['steps'] for v in s['runs'].values() for x in v.values()} == {3}
+    aha = [sum(w['mean'] for w in x['window_stats'].values()) / len(x['window_stats']) for x in s['runs']['aha'].values()]
+    assert s['runs']['local']['seed-1']['window'] == max(1, round(sum(aha) / len(aha)))   # the window 'aha' learned
+    for x in s['runs']['aha'].values():   # per-utterance errors add up to the run's error rate
+        u = x['utterances']['greedy']
+        assert abs(sum(u['word_errors']) / sum(u['words']) - x['greedy_wer']) < 1e-9
+    assert str(tmp_path) not in (out / 'summary.json').read_text()   # no folder of this machine in the results
+    again = _study(corpus, out, '--variants', 'local', 'aha', '--seeds', 0, 1)
+    assert again.returncode == 0 and 'AHA defaults' not in again.stdout   # every run was found finished
+    assert json.loads((out / 'summary.json').read_text())['runs'] == s['runs']
+
+
+def test_study_on_user_manifests(corpus, tmp_path):
+    r = _study(corpus, tmp_path / 'mine', '--train', corpus['train'], '--valid', corpus['valid'], '--test', corpus['test'],
+               '--variants', 'mha', 'no-bias', '--seeds', 3)
+    assert r.returncode == 0, r.stderr[-3000:]
+    s = json.loads((tmp_path / 'mine' / 'summary.json').read_text())
+    assert sorted(s['runs']) == ['mha', 'no-bias'] and s['base']['train'] == str(corpus['train'])
+    assert s['runs']['mha']['seed-3']['seed'] == 3
+
+
+@pytest.mark.parametrize('args, want', [(['--variants', 'nope'], "invalid choice: 'nope'"),
+                                        (['--variants', 'local', '--seeds', '0'], "needs finished 'aha' runs"),
+                                        (['--seeds', '-1'], '--seeds: must be >= 0')])
+def test_study_bad_input_is_one_line(corpus, tmp_path, args, want):
+    r = _study(corpus, tmp_path / 'bad', *args)
+    assert r.returncode == 2 and want in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]

@@ -16,10 +16,12 @@ from fastcore.basics import patch
 from .features import SAMPLE_RATE
 from .data import write_manifest
 from .io import atomic_write, clean_stale, one_thread, temp_prefix
+from ..utils import check_choice
 
 # %% auto #0
-__all__ = ['DIGITS', 'COMMON', 'WORDS', 'BASE_VOICES', 'VARIANTS', 'TEST_VOICES', 'TRAIN_VOICES', 'NOISES', 'CORPUS_VERSION',
-           'CHUNK', 'ESpeak', 'utterance_spec', 'render', 'default_cache_dir', 'synthesize_corpus']
+__all__ = ['DIGITS', 'COMMON', 'WORDS', 'BASE_VOICES', 'VARIANTS', 'TEST_VOICES', 'TRAIN_VOICES', 'NOISES', 'FORMS',
+           'LONG_SECONDS', 'CORPUS_VERSION', 'CHUNK', 'ESpeak', 'render', 'utterance_spec', 'default_cache_dir',
+           'synthesize_corpus']
 
 # %% ../../nbs/asr/03_corpus.ipynb #884286f2
 DIGITS = 'zero one two three four five six seven eight nine'.split()
@@ -135,8 +137,8 @@ NOISES = ['none', 'white', 'pink', 'brown', 'hum', 'band']
 _NOISE_P = [0.1, 0.3, 0.25, 0.1, 0.1, 0.15]
 _SPLITS = {'train': 0, 'valid': 1, 'test': 2}
 
-def utterance_spec(seed:int, split:str, i:int)->dict:
-    "Text, voice and augmentation settings of utterance `i` of `split`."
+def _short_spec(seed:int, split:str, i:int)->dict:
+    "Text, voice and augmentation settings of short utterance `i` of `split`."
     rng = np.random.default_rng([seed, _SPLITS[split], i])
     n = int(rng.integers(1, 7))
     words = DIGITS if rng.random() < 0.5 else WORDS
@@ -209,41 +211,85 @@ def _resampler(orig:int)->_Resampler:
     return _RESAMPLERS[orig]
 
 # %% ../../nbs/asr/03_corpus.ipynb #f97d49f3
+def _voiced(seg:dict, # text, voice, rate, pitch, pitch_range, word_gap, speed
+            engine:ESpeak)->np.ndarray: # float64 speech at 16 kHz
+    "Synthesise one stretch of speech: trimmed, speed-perturbed, resampled."
+    x = engine.synth(seg['text'], seg['voice'], seg['rate'], seg['pitch'], seg['pitch_range'], seg['word_gap']).astype(np.float32) / 32768
+    loud = np.flatnonzero(np.abs(x) > 0.002 * (np.abs(x).max() + 1e-9))
+    if len(loud): x = x[max(loud[0] - 200, 0):loud[-1] + 200]  # trim leading/trailing silence
+    n = int(len(x) / seg['speed'])
+    x = np.interp(np.arange(n) * seg['speed'], np.arange(len(x)), x).astype(np.float32)
+    with torch.no_grad(): return _resampler(engine.sample_rate)(torch.from_numpy(x)).numpy().astype(np.float64)
+
 def render(spec:dict, # from `utterance_spec`
            engine:ESpeak|None=None, # an open engine; default: a fresh one for this utterance
           )->np.ndarray: # float32 waveform at 16 kHz in [-1, 1]
-    "Synthesise and augment the utterance `spec`."
+    "Synthesise and augment the utterance `spec` (one voice, or long-form `segments` separated by pauses)."
     if engine is None:
         with ESpeak() as es: return render(spec, es)
-    x = engine.synth(spec['text'], spec['voice'], spec['rate'], spec['pitch'], spec['pitch_range'], spec['word_gap']).astype(np.float32) / 32768
-    loud = np.flatnonzero(np.abs(x) > 0.002 * (np.abs(x).max() + 1e-9))
-    if len(loud): x = x[max(loud[0] - 200, 0):loud[-1] + 200]  # trim leading/trailing silence
-    n = int(len(x) / spec['speed'])
-    x = np.interp(np.arange(n) * spec['speed'], np.arange(len(x)), x).astype(np.float32)
-    with torch.no_grad(): x = _resampler(engine.sample_rate)(torch.from_numpy(x)).numpy().astype(np.float64)
-    power = np.mean(x**2) + 1e-12
-    x = np.concatenate([np.zeros(int(spec['pad'][0]*SAMPLE_RATE)), x, np.zeros(int(spec['pad'][1]*SAMPLE_RATE))])
+    parts = [_voiced(s, engine) for s in spec.get('segments', [spec])]
+    power = np.mean(np.concatenate(parts)**2) + 1e-12  # of the speech, not of the pauses
+    pauses = [np.zeros(int(s.get('pause', 0.) * SAMPLE_RATE)) for s in spec.get('segments', [spec])]
+    x = np.concatenate([np.zeros(int(spec['pad'][0]*SAMPLE_RATE)), *[a for p in zip(parts, pauses) for a in p],
+                        np.zeros(int(spec['pad'][1]*SAMPLE_RATE))])
     rng = np.random.default_rng(spec['noise_seed'])
     if spec['reverb']: x = _reverb(x, spec['reverb'], rng)
     if spec['noise'] != 'none': x = x + _noise(spec['noise'], len(x), rng) * np.sqrt(power / 10**(spec['snr']/10))
     return (x * spec['peak'] / (np.abs(x).max() + 1e-9)).astype(np.float32)
 
+# %% ../../nbs/asr/03_corpus.ipynb #4c1e7a02
+FORMS = ('short', 'long')
+LONG_SECONDS = (10., 30.)  # drawn length of the speech in a long-form utterance, pauses and padding aside
+_WORDS_PER_RATE_S = 1.0    # words per (second x rate/60): eSpeak speaks this vocabulary at about its nominal rate (measured below)
+
+def _segment(rng:np.random.Generator, voices:list, seconds:float)->dict:
+    "One stretch of connected words of about `seconds` seconds, in one voice."
+    rate = int(rng.integers(120, 221))
+    n = max(2, round(seconds * rate / 60 * _WORDS_PER_RATE_S))
+    words = DIGITS if rng.random() < 0.5 else WORDS
+    return dict(text=' '.join(rng.choice(words, n)), voice=str(rng.choice(voices)), rate=rate,
+                pitch=int(rng.integers(15, 86)), pitch_range=int(rng.integers(20, 81)),
+                word_gap=int(rng.choice([0, 0, 0, 1, 2])), speed=round(float(rng.uniform(0.9, 1.1)), 3),
+                pause=round(float(rng.uniform(0.1, 0.8)), 3))
+
+def _long_spec(seed:int, split:str, i:int)->dict:
+    rng = np.random.default_rng([seed, _SPLITS[split], i, 1])  # a stream of its own: the short specs stay as they were
+    voices = TEST_VOICES if split == 'test' else TRAIN_VOICES
+    n_seg = int(rng.integers(2, 6))
+    lengths = rng.dirichlet(np.full(n_seg, 3.)) * rng.uniform(*LONG_SECONDS)
+    segs = [_segment(rng, voices, s) for s in lengths]
+    segs[-1]['pause'] = 0.
+    return dict(text=' '.join(s['text'] for s in segs), segments=segs,
+                noise=str(rng.choice(NOISES, p=_NOISE_P)), snr=round(float(rng.uniform(10, 40)), 1),
+                reverb=round(float(rng.uniform(0.1, 0.5)), 2) if rng.random() < 0.25 else 0.0,
+                pad=[round(float(x), 3) for x in rng.uniform(0.05, 0.3, 2)], peak=round(float(rng.uniform(0.2, 0.9)), 2),
+                noise_seed=int(rng.integers(2**31)))
+
+def utterance_spec(seed:int, split:str, i:int,
+                   form:str='short', # 'short': 1-6 words in one voice; 'long': 10-30 s, several voices
+                  )->dict:
+    "Text, voice(s) and augmentation settings of utterance `i` of `split`."
+    check_choice(form, 'form', FORMS)
+    return _long_spec(seed, split, i) if form == 'long' else _short_spec(seed, split, i)
+
 # %% ../../nbs/asr/03_corpus.ipynb #2b87da7c
 def _write_chunk(args)->list[dict]:
     "Render and write utterances `idx` of `split` into `root`; their manifest entries."
-    root, split, seed, idx, fmt = args
-    with one_thread(), ESpeak(seed) as es: return [_write_one(root, split, seed, i, fmt, es) for i in idx]
+    root, split, seed, idx, fmt, form = args
+    with one_thread(), ESpeak(seed) as es: return [_write_one(root, split, seed, i, fmt, form, es) for i in idx]
 
-def _write_one(root:Path, split:str, seed:int, i:int, fmt:str, es:ESpeak)->dict:
-    spec = utterance_spec(seed, split, i)
+def _write_one(root:Path, split:str, seed:int, i:int, fmt:str, form:str, es:ESpeak)->dict:
+    spec = utterance_spec(seed, split, i, form)
     x = render(spec, es)
     rel = Path(split)/f"{i//1000:03d}"/f"{split}-{i:06d}.{fmt}"
     (root/rel).parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()  # encoding in memory and writing once is ~10x faster than libsndfile's many small writes
     sf.write(buf, x, SAMPLE_RATE, subtype='PCM_16', format=fmt.upper())
     (root/rel).write_bytes(buf.getvalue())
+    segs = spec.get('segments', [spec])
     return dict(audio_filepath=str(root/rel), duration=round(len(x)/SAMPLE_RATE, 4), text=spec['text'],
-                voice=spec['voice'], noise=spec['noise'], snr=spec['snr'], speed=spec['speed'], reverb=spec['reverb'])
+                voice=','.join(s['voice'] for s in segs), noise=spec['noise'], snr=spec['snr'],
+                speed=round(float(np.mean([s['speed'] for s in segs])), 3), reverb=spec['reverb'])
 
 # %% ../../nbs/asr/03_corpus.ipynb #ce534bde
 def default_cache_dir()->Path:
@@ -265,7 +311,7 @@ def _generate(tmp:Path, settings:dict, n_jobs:int, progress:bool):
     "Write all splits and their manifests into `tmp`."
     seed, fmt, chunk = settings['seed'], settings['fmt'], CHUNK
     first = dict(train=settings['shard'] * settings['n_train'], valid=0, test=0)  # index of the first utterance
-    jobs = [(tmp, s, seed, range(a, min(a + chunk, first[s] + settings[f'n_{s}'])), fmt)
+    jobs = [(tmp, s, seed, range(a, min(a + chunk, first[s] + settings[f'n_{s}'])), fmt, settings.get('form', 'short'))
             for s in ('train', 'valid', 'test') for a in range(first[s], first[s] + settings[f'n_{s}'], chunk)]
     entries = {'train': [], 'valid': [], 'test': []}
     if n_jobs > 1:
@@ -287,11 +333,13 @@ def synthesize_corpus(cache_dir:str|Path|None=None, # parent folder; default `de
                       fmt:str='flac', # 'flac' or 'wav' (16-bit PCM either way)
                       n_jobs:int|None=None, # worker processes; default: all cores
                       shard:int=0, # training shard: shard k holds training utterances k*n_train ... (k+1)*n_train-1
+                      form:str='short', # 'short' (1-6 words) or 'long' (10-30 s, several voices): `utterance_spec`
                      )->dict[str,Path]: # {'train','valid','test'}: manifest paths
     "Generate the embedded corpus into `cache_dir` (once) and return its manifests."
     if fmt not in ('flac', 'wav'): raise ValueError(f"fmt: expected 'flac' or 'wav', got {fmt!r}")
+    check_choice(form, 'form', FORMS)
     settings = dict(version=CORPUS_VERSION, chunk=CHUNK, n_train=n_train, n_valid=n_valid, n_test=n_test, seed=seed, fmt=fmt, shard=shard,
-                    espeak=_espeak_version())
+                    espeak=_espeak_version(), **({'form': form} if form != 'short' else {}))  # the short corpus keeps its folder
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     root = cache_dir/f"corpus-{_corpus_key(settings)}"
     paths = {s: root/f'{s}.jsonl' for s in ('train', 'valid', 'test')}

@@ -21,7 +21,7 @@ from ..utils import check_choice, masked_mean
 from .io import atomic_write, clean_stale
 from .features import SpecAugment
 from .data import CharVocab, SpeechDataset, collate, LengthBatchSampler
-from .corpus import WORDS, synthesize_corpus, default_cache_dir
+from .corpus import FORMS, WORDS, synthesize_corpus, default_cache_dir
 from .model import ATTENTIONS, AHA_DEFAULTS, CTCDims, CTCModel, n_params, subsampled_lengths, lengths_to_mask
 from .streaming import chunk_frames, ENCODER_FRAME_MS
 from .decode import Lexicon, greedy_decode, lexicon_decode
@@ -31,9 +31,9 @@ from . import viz
 # %% auto #0
 __all__ = ['AHA_FLAGS', 'STATS', 'check_range', 'TrainConfig', 'config_parser', 'config_from_args', 'write_json', 'write_jsonl',
            'save_checkpoint', 'rank_world', 'resolve_device', 'init_distributed', 'barrier', 'broadcast_from_rank0',
-           'load_datasets', 'make_lexicon', 'build_model', 'lr_factor', 'Evaluation', 'evaluate', 'attention_flops',
-           'load_checkpoint', 'model_from_checkpoint', 'TrainState', 'Clock', 'Trainer', 'train', 'train_cli',
-           'evaluate_manifest', 'eval_cli']
+           'max_duration', 'load_datasets', 'make_lexicon', 'build_model', 'lr_factor', 'Evaluation', 'evaluate',
+           'attention_flops', 'load_checkpoint', 'model_from_checkpoint', 'TrainState', 'Clock', 'Trainer', 'train',
+           'train_cli', 'evaluate_manifest', 'eval_cli']
 
 # %% ../../nbs/asr/08_train.ipynb #0e3704c8
 _CHECKS = {'>0': (lambda v: v > 0, 'must be > 0'), '>=0': (lambda v: v >= 0, 'must be >= 0'),
@@ -52,6 +52,7 @@ def _check_config(cfg):
     for f in fields(cfg):
         if f.metadata.get('check') and getattr(cfg, f.name) is not None: check_range(f.name, getattr(cfg, f.name), f.metadata['check'])
     check_choice(cfg.attention, 'attention', ATTENTIONS)
+    check_choice(cfg.corpus, 'corpus', FORMS)
     if cfg.aha.get('causal') and not cfg.causal: raise ValueError("aha: causal=True needs causal=True (--causal): the whole encoder looks back only")
     cfg.aha = asdict(AHAConfig(**{**cfg.aha, 'causal': cfg.causal}))  # fills AHAConfig's defaults; a bad value names its field
 
@@ -82,11 +83,12 @@ class TrainConfig:
     window:int=_f(16, "half-width of the fixed 'local' window", '>0')
     dropout:float=_f(0.1, 'dropout rate of the residual branches', '[0,1)')
     aha:dict=field(default_factory=lambda: asdict(AHAConfig(**AHA_DEFAULTS)), metadata=dict(help="`AHAConfig` options of 'aha'"))
+    corpus:str=_f('short', "embedded corpus: 'short' (1-6 words, one voice) | 'long' (10-30 s, several voices)")
     n_train:int=_f(12000, 'embedded corpus training utterances', '>0')
     n_valid:int=_f(200, 'embedded corpus validation utterances', '>0')
     n_test:int=_f(500, 'embedded corpus test utterances (held-out voices)', '>0')
     cache_dir:str|None=_f(None, "embedded corpus cache (default: the library's cache folder)")
-    max_duration:float=_f(20., 'longer utterances are skipped with a warning', '>0')
+    max_duration:float|None=_f(None, 'seconds; longer utterances are skipped with a warning (None: 20, or 32 for the long-form corpus)', '>0')
     lexicon:str=_f('auto', "'auto' (corpus words / training words) | 'none' | path of a word list")
     diag_every:int=_f(25, 'gather attention diagnostics every this many training steps', '>0')
     log_every:int=_f(50, 'steps between progress lines when the output is not a terminal', '>0')
@@ -191,10 +193,15 @@ def _splits(cfg:TrainConfig, progress:bool)->tuple[dict, list|None]:
     if cfg.train is None:
         if cfg.valid is not None: raise ValueError("--valid needs --train (without --train the embedded corpus is used)")
         c = synthesize_corpus(cfg.cache_dir, n_train=cfg.n_train, n_valid=cfg.n_valid, n_test=cfg.n_test,
-                              seed=0, progress=progress)
+                              seed=0, progress=progress, form=cfg.corpus)
         return dict(train=c['train'], valid=c['valid'], test=cfg.test or c['test']), list(WORDS)
     if cfg.valid is None: raise ValueError("--train needs --valid MANIFEST as well")
     return dict(train=cfg.train, valid=cfg.valid, test=cfg.test or cfg.valid), None
+
+def max_duration(cfg:TrainConfig)->float:
+    "Seconds above which an utterance is skipped: `cfg.max_duration`, else 32 for the embedded long-form corpus (all of it), else 20."
+    if cfg.max_duration is not None: return cfg.max_duration
+    return 32. if cfg.train is None and cfg.corpus == 'long' else 20.
 
 def _feature_cache(cfg:TrainConfig)->Path:
     return Path(cfg.cache_dir or default_cache_dir()) / 'features'
@@ -205,7 +212,7 @@ def load_datasets(cfg:TrainConfig, vocab:CharVocab, progress:bool=True)->tuple[d
     rank, _ = rank_world()
     def build():
         paths, words = _splits(cfg, progress and rank == 0)
-        ds = {k: SpeechDataset(p, vocab, max_duration=cfg.max_duration, on_error='skip',
+        ds = {k: SpeechDataset(p, vocab, max_duration=max_duration(cfg), on_error='skip',
                                feature_cache=_feature_cache(cfg), progress=progress and rank == 0) for k, p in paths.items()}
         return ds, words, paths
     if rank == 0: ds, words, paths = build()
@@ -264,6 +271,7 @@ def _collect(stats:dict, layers:list, # one `AHAOutput` per block
             v = v.detach().float()
             if v.dim() == 3: v = masked_mean(v, lengths_to_mask(lengths, v.shape[-1]), dim=-1)  # per frame (B,1|H,T) -> (B,1|H)
             stats.setdefault(k, {}).setdefault(f'layer {l}', []).append(v.flatten(1).mean(1))
+            if k == 'window': stats.setdefault('window_per_head', {}).setdefault(f'layer {l}', []).append(v.reshape(len(v), -1))  # (B,1|H)
 
 def _gathered(stats:dict)->dict:
     "`_collect`'s lists as one CPU tensor per diagnostic and layer."
@@ -503,7 +511,7 @@ def run_epoch(self:Trainer)->dict:
 # %% ../../nbs/asr/08_train.ipynb #67dabd16
 def _layer_means(stats:dict)->dict:
     "Mean of each diagnostic per layer, as plain floats for JSON."
-    return {k: {l: round(v.mean().item(), 4) for l, v in per.items()} for k, per in stats.items()}
+    return {k: {l: round(v.mean().item(), 4) for l, v in per.items()} for k, per in stats.items() if k in STATS}
 
 @patch
 def checkpoint(self:Trainer)->dict:
@@ -543,7 +551,8 @@ def cost_metrics(self:Trainer, test:Evaluation)->dict:
                          for v in w.values()]).sum(0).mean().item()
     return dict(attention_gflops_per_utt=flops / 1e9, mean_test_frames=T.float().mean().item(),
                 window_stats={l: dict(mean=v.mean().item(), std=v.std().item(), min=v.min().item(), max=v.max().item())
-                              for l, v in w.items()})
+                              for l, v in w.items()},
+                window_per_head={l: [round(x, 3) for x in v.mean(0).tolist()] for l, v in test.stats['window_per_head'].items()})
 
 # %% ../../nbs/asr/08_train.ipynb #c8cda7b5
 @patch
@@ -562,7 +571,11 @@ def finish(self:Trainer, t_train:float)->dict:
                    device=str(self.dev), world_size=rank_world()[1], threads=torch.get_num_threads(),
                    settings=asdict(self.cfg), dims=asdict(self.model.dims))
     if self.cfg.plots: self.plots(test)
-    write_json(Path(self.cfg.out) / 'metrics.json', metrics)
+    frames = sorted(subsampled_lengths(torch.tensor(ds['test'].n_frames), self.cfg.causal).tolist())  # the order decoded
+    write_jsonl(Path(self.cfg.out) / 'test_utterances.jsonl',
+                [dict(ref=r, greedy=g, lexicon=l, frames=f) for r, g, l, f in
+                 zip(test.refs, test.greedy_hyps, test.lexicon_hyps or [None] * len(test.refs), frames)])
+    write_json(Path(self.cfg.out) / 'metrics.json', metrics)  # last: its presence means the run is complete
     return metrics
 
 # %% ../../nbs/asr/08_train.ipynb #38a0de74
