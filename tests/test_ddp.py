@@ -26,7 +26,7 @@ def test_two_process_ddp(corpus, tmp_path):
             *TINY, '--epochs', 2, '--no-plots', '--out', out]
     r = torchrun(2, *args)
     assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-4000:])
-    assert sorted(os.listdir(out)) == ['checkpoint.pt', 'metrics.json', 'metrics.jsonl']
+    assert sorted(os.listdir(out)) == ['checkpoint.pt', 'metrics.json', 'metrics.jsonl', 'test_utterances.jsonl']
     m = json.loads((out / 'metrics.json').read_text())
     assert m['world_size'] == 2 and m['epochs'] == 2
     # the summary is printed once (rank 0 only); each process saw half of the batches
