@@ -143,10 +143,17 @@ def _short_spec(seed:int, split:str, i:int)->dict:
     n = int(rng.integers(1, 7))
     words = DIGITS if rng.random() < 0.5 else WORDS
     voices = TEST_VOICES if split == 'test' else TRAIN_VOICES
-    return dict(text=' '.join(rng.choice(words, n)), voice=str(rng.choice(voices)),
-                rate=int(rng.integers(120, 221)), pitch=int(rng.integers(15, 86)), pitch_range=int(rng.integers(20, 81)),
-                word_gap=int(rng.choice([0, 0, 0, 1, 2])), speed=round(float(rng.uniform(0.9, 1.1)), 3),
-                noise=str(rng.choice(NOISES, p=_NOISE_P)), snr=round(float(rng.uniform(10, 40)), 1),
+    return dict(text=' '.join(rng.choice(words, n)), voice=str(rng.choice(voices)), rate=int(rng.integers(120, 221)),
+                **_delivery(rng), **_surroundings(rng))
+
+def _delivery(rng:np.random.Generator)->dict:
+    "How one voice speaks, beside its rate: pitch, pitch range, gaps between words, speed perturbation."
+    return dict(pitch=int(rng.integers(15, 86)), pitch_range=int(rng.integers(20, 81)),
+                word_gap=int(rng.choice([0, 0, 0, 1, 2])), speed=round(float(rng.uniform(0.9, 1.1)), 3))
+
+def _surroundings(rng:np.random.Generator)->dict:
+    "What happens to the whole utterance: noise and its SNR, room, silence padding, level."
+    return dict(noise=str(rng.choice(NOISES, p=_NOISE_P)), snr=round(float(rng.uniform(10, 40)), 1),
                 reverb=round(float(rng.uniform(0.1, 0.5)), 2) if rng.random() < 0.25 else 0.0,
                 pad=[round(float(x), 3) for x in rng.uniform(0.05, 0.3, 2)], peak=round(float(rng.uniform(0.2, 0.9)), 2),
                 noise_seed=int(rng.integers(2**31)))
@@ -227,9 +234,10 @@ def render(spec:dict, # from `utterance_spec`
     "Synthesise and augment the utterance `spec` (one voice, or long-form `segments` separated by pauses)."
     if engine is None:
         with ESpeak() as es: return render(spec, es)
-    parts = [_voiced(s, engine) for s in spec.get('segments', [spec])]
+    segs = spec.get('segments', [spec])
+    parts = [_voiced(s, engine) for s in segs]
     power = np.mean(np.concatenate(parts)**2) + 1e-12  # of the speech, not of the pauses
-    pauses = [np.zeros(int(s.get('pause', 0.) * SAMPLE_RATE)) for s in spec.get('segments', [spec])]
+    pauses = [np.zeros(int(s.get('pause', 0.) * SAMPLE_RATE)) for s in segs]
     x = np.concatenate([np.zeros(int(spec['pad'][0]*SAMPLE_RATE)), *[a for p in zip(parts, pauses) for a in p],
                         np.zeros(int(spec['pad'][1]*SAMPLE_RATE))])
     rng = np.random.default_rng(spec['noise_seed'])
@@ -248,9 +256,7 @@ def _segment(rng:np.random.Generator, voices:list, seconds:float)->dict:
     n = max(2, round(seconds * rate / 60 * _WORDS_PER_RATE_S))
     words = DIGITS if rng.random() < 0.5 else WORDS
     return dict(text=' '.join(rng.choice(words, n)), voice=str(rng.choice(voices)), rate=rate,
-                pitch=int(rng.integers(15, 86)), pitch_range=int(rng.integers(20, 81)),
-                word_gap=int(rng.choice([0, 0, 0, 1, 2])), speed=round(float(rng.uniform(0.9, 1.1)), 3),
-                pause=round(float(rng.uniform(0.1, 0.8)), 3))
+                **_delivery(rng), pause=round(float(rng.uniform(0.1, 0.8)), 3))
 
 def _long_spec(seed:int, split:str, i:int)->dict:
     rng = np.random.default_rng([seed, _SPLITS[split], i, 1])  # a stream of its own: the short specs stay as they were
@@ -259,11 +265,7 @@ def _long_spec(seed:int, split:str, i:int)->dict:
     lengths = rng.dirichlet(np.full(n_seg, 3.)) * rng.uniform(*LONG_SECONDS)
     segs = [_segment(rng, voices, s) for s in lengths]
     segs[-1]['pause'] = 0.
-    return dict(text=' '.join(s['text'] for s in segs), segments=segs,
-                noise=str(rng.choice(NOISES, p=_NOISE_P)), snr=round(float(rng.uniform(10, 40)), 1),
-                reverb=round(float(rng.uniform(0.1, 0.5)), 2) if rng.random() < 0.25 else 0.0,
-                pad=[round(float(x), 3) for x in rng.uniform(0.05, 0.3, 2)], peak=round(float(rng.uniform(0.2, 0.9)), 2),
-                noise_seed=int(rng.integers(2**31)))
+    return dict(text=' '.join(s['text'] for s in segs), segments=segs, **_surroundings(rng))
 
 def utterance_spec(seed:int, split:str, i:int,
                    form:str='short', # 'short': 1-6 words in one voice; 'long': 10-30 s, several voices

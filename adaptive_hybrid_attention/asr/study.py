@@ -93,6 +93,7 @@ def run_study(out:str|Path, # study folder: one sub-folder per variant and seed,
     say = log or (lambda *a: None)
     finished = lambda v: {p.name: run_summary(p) for p in sorted((out / v).glob('seed-*')) if (p / 'metrics.json').exists()}
     summary, path = {}, out / 'summary.json'
+    shared = {k: x for k, x in asdict(base).items() if k not in ('out', 'cache_dir')}  # folders of this machine stay out
     for v in variants:
         window = learned_window(summary.get('aha') or finished('aha')) if v == 'local' else None  # runs of this call or earlier ones
         for seed in seeds:
@@ -104,7 +105,6 @@ def run_study(out:str|Path, # study folder: one sub-folder per variant and seed,
             say(f"[{v} seed {seed}] greedy WER {100 * r['greedy_wer']:.1f}%"
                 + (f", lexicon WER {100 * r['lexicon_wer']:.1f}%" if r['lexicon_wer'] is not None else '')
                 + f", {r['train_time_s'] / 60:.1f} min")
-            shared = {k: x for k, x in asdict(base).items() if k not in ('out', 'cache_dir')}  # folders of this machine stay out
             write_json(path, dict(variants={k: VARIANTS[k][0] for k in summary}, base=shared, runs=summary))
     return summary
 

@@ -542,10 +542,15 @@ def end_epoch(self:Trainer, r:dict, t_epoch:float):
 
 # %% ../../nbs/asr/08_train.ipynb #5baab998
 @patch
+def test_frames(self:Trainer)->Tensor:
+    "Encoder frames of each test utterance, in the order `evaluate` visits them (by length)."
+    lens = torch.tensor(self.ds['test'].n_frames)
+    return subsampled_lengths(lens[torch.argsort(lens, stable=True)], self.cfg.causal)
+
+@patch
 def cost_metrics(self:Trainer, test:Evaluation)->dict:
     "The attention cost and window statistics of the test split."
-    cfg, lens = self.cfg, torch.tensor(self.ds['test'].n_frames)
-    T = subsampled_lengths(lens[torch.argsort(lens, stable=True)], cfg.causal)   # the order `evaluate` visits utterances in
+    cfg, T = self.cfg, self.test_frames()
     w = test.stats['window']
     flops = torch.stack([attention_flops(T, cfg.d_model, cfg.attention, v, cfg.aha['global_kv_stride'], cfg.causal)
                          for v in w.values()]).sum(0).mean().item()
@@ -571,7 +576,7 @@ def finish(self:Trainer, t_train:float)->dict:
                    device=str(self.dev), world_size=rank_world()[1], threads=torch.get_num_threads(),
                    settings=asdict(self.cfg), dims=asdict(self.model.dims))
     if self.cfg.plots: self.plots(test)
-    frames = sorted(subsampled_lengths(torch.tensor(ds['test'].n_frames), self.cfg.causal).tolist())  # the order decoded
+    frames = self.test_frames().tolist()
     write_jsonl(Path(self.cfg.out) / 'test_utterances.jsonl',
                 [dict(ref=r, greedy=g, lexicon=l, frames=f) for r, g, l, f in
                  zip(test.refs, test.greedy_hyps, test.lexicon_hyps or [None] * len(test.refs), frames)])
