@@ -12,9 +12,10 @@ import torch.nn.functional as F
 from torch import Tensor
 from .utils import write_atomic
 from .local import local_attention, local_attention_reference, band_pairs
+from .cpu_local import use_cpu_operator
 
 # %% auto #0
-__all__ = ['METHODS', 'THROUGHPUT_TARGETS', 'useful_flops', 'Unavailable', 'peak_memory', 'interleave', 'm_banded',
+__all__ = ['METHODS', 'THROUGHPUT_TARGETS', 'useful_flops', 'Unavailable', 'peak_memory', 'interleave', 'm_banded', 'm_blocks',
            'm_banded_train', 'm_dense', 'm_band_mask', 'm_flex', 'm_lucidrains', 'm_loop', 'bench_kernel',
            'bench_mixed', 'bench_layer', 'machine_info', 'run_benchmarks', 'md_table', 'table_banded',
            'table_baselines', 'table_mixed', 'table_layer', 'targets', 'to_markdown', 'save', 'run', 'main']
@@ -79,8 +80,14 @@ def _note(e:Exception)->str:
 
 # %% ../nbs/10_bench.ipynb #1b29682b
 def m_banded(q, k, v, w, **kw):
-    "This library's `local_attention` (banded, O(T·w))."
+    "This library's `local_attention` (O(T·w); on the CPU the compiled operator of 01c_cpu_operator)."
     return lambda: local_attention(q, k, v, w, **kw)
+
+def m_blocks(q, k, v, w, **kw):
+    "`local_attention` with the compiled operator switched off: the PyTorch block kernel of 01a_local_kernel."
+    def f():
+        with use_cpu_operator(False): return local_attention(q, k, v, w, **kw)
+    return f
 
 def m_banded_train(q, k, v, w):
     "`local_attention` as the layer trains it: a learned bias table (1,H,2w+1) and a sharpness `beta` (B,H), both with gradients."
@@ -136,11 +143,11 @@ def m_loop(q, k, v, w):
     return f
 
 # %% ../nbs/10_bench.ipynb #13ccf770
-METHODS = dict(banded=m_banded, banded_train=m_banded_train, dense=m_dense, band_mask=m_band_mask, flex=m_flex, lucidrains=m_lucidrains, loop=m_loop)
+METHODS = dict(banded=m_banded, blocks=m_blocks, banded_train=m_banded_train, dense=m_dense, band_mask=m_band_mask, flex=m_flex, lucidrains=m_lucidrains, loop=m_loop)
 
 def _methods_for(T, w, w_dense, args)->list:
     "Names of the methods measured at (T, w)."
-    names = ['banded', 'lucidrains']
+    names = ['banded', 'blocks', 'lucidrains']
     if w == w_dense: names.append('banded_train')
     if w == w_dense and T <= args.dense_T: names += ['dense', 'band_mask']
     if T in args.flex_T: names.append('flex')
@@ -176,7 +183,7 @@ def bench_mixed(T:int, windows:list, args)->dict:
     B, H, E, dev = args.batch, args.heads, args.dim_head, args.device
     win = torch.tensor([windows[b % len(windows)] for b in range(B)], device=dev)[:, None]   # (B,1)
     q, k, v = (torch.randn(B, H, T, E, device=dev).requires_grad_() for _ in range(3))
-    mk = lambda q, k, v: {'mixed, bucketed': m_banded(q, k, v, win), 'mixed, one band': m_banded(q, k, v, win, bucket=False),
+    mk = lambda q, k, v: {'mixed': m_banded(q, k, v, win), 'mixed, block kernel (bucketed)': m_blocks(q, k, v, win),
                           f'all at {max(windows)}': m_banded(q, k, v, max(windows))}
     fwd = interleave(mk(q.detach(), k.detach(), v.detach()), args.repeats, False, dev)
     bwd = interleave(mk(q, k, v), args.repeats, True, dev)
@@ -315,7 +322,7 @@ def _target_mixed(res):
     m = res.get('mixed')
     if not m: return []
     base = list(m['fwd_s'])[-1]
-    return [(f"{k} mixed windows {m['windows']} <= 0.55 x {base} (T={m['T']})", (x := _ratio(m[s]['mixed, bucketed'], m[s][base])) is not None and x <= 0.55,
+    return [(f"{k} mixed windows {m['windows']} <= 0.55 x {base} (T={m['T']})", (x := _ratio(m[s]['mixed'], m[s][base])) is not None and x <= 0.55,
              f'{x:.2f}') for k, s in (('fwd', 'fwd_s'), ('fwd+bwd', 'fwdbwd_s'))]
 
 def _target_memory(res):

@@ -11,6 +11,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 from .utils import check_choice, masked_mean, row_entropy
 from .local_reference import LocalInputs, local_inputs, local_attention_reference, band_pairs
+from .cpu_local import offset_terms, operator_applies, operator_attention, use_cpu_operator
 
 # %% auto #0
 __all__ = ['LOCAL_BACKENDS', 'local_attention', 'local_attention_entropy']
@@ -59,17 +60,8 @@ def _band(g:_Geometry, w:Tensor, uniform:bool, kpm:Tensor|None)->tuple[Tensor, T
 
 # %% ../nbs/01a_local_kernel.ipynb #a1bf62ac
 def _score_terms(D:Tensor, a:LocalInputs, g:_Geometry, dtype)->Tensor|None:
-    "Additive score terms `beta·rel_bias[clamp(D)] + log(ramp)`: (B|1,H|1,1|n,Bs,K), or None."
-    add = None
-    if a.rel_bias is not None:
-        L = (a.rel_bias.shape[-1] + 1) // 2
-        add = a.rel_bias[..., D.clamp(-(L - 1), L - 1) + L - 1][:, :, None]
-        if a.beta is not None: add = add * _rows(a.beta, g)
-    if a.ramp > 0:
-        r = ((_rows(a.span, g) + a.ramp - D.abs().to(dtype)) / a.ramp).clamp(0, 1)  # (B,H,1|n,Bs,K)
-        logr = torch.log(torch.where(r > 0, r, torch.ones_like(r))).masked_fill(r <= 0, float('-inf'))
-        add = logr if add is None else add + logr
-    return add
+    "Additive score terms `beta·rel_bias[clamp(D)] + log(ramp)` of the band: (B|1,H|1,1|n,Bs,K), or None."
+    return offset_terms(D[None], a, lambda x: _rows(x, g), dtype)
 
 def _to4(m:Tensor, B:int, H:int)->Tensor:
     "(B|1,H|1,n|1,Bs,K) -> (B·H|1, n|1, Bs, K) for SDPA's 4-D fused kernels."
@@ -209,8 +201,9 @@ def _attend(q:Tensor, k:Tensor, v:Tensor, a:LocalInputs, bucket:bool|None, need_
     # host sync: block shapes must be Python ints for the work to shrink with the window
     wl = torch.cat([a.window.flatten(1).amax(1), a.window.flatten(1).amin(1)]).tolist()
     wmax, wmin = wl[:B], wl[B:]
-    groups = _groups(wmax, a.causal, bucket)
-    if groups is None: out, ent = _banded(q, k, v, a, max(wmax), min(wmin) == max(wmax), need_entropy)
+    if operator_applies(q, a, need_entropy): out, ent = operator_attention(q, k, v, a, max(wmax)), None
+    elif (groups := _groups(wmax, a.causal, bucket)) is None:
+        out, ent = _banded(q, k, v, a, max(wmax), min(wmin) == max(wmax), need_entropy)
     else: out, ent = _bucketed(groups, q, k, v, a, wmin, need_entropy)
     if a.key_padding_mask is not None: out = out.masked_fill(a.key_padding_mask[:, None, :, None], 0.)
     return out, ent
@@ -231,7 +224,7 @@ def local_attention(
     beta=None, # float or (B,H)-broadcastable inverse temperature on the scores, or (B,H,T) per query
     span=None, # (B,H)-broadcastable continuous span z used by the ramp, or (B,H,T) per query
     ramp:float=0.0, # soft ramp width R (0 = hard window)
-    bucket:bool|None=None, # group samples by window: None = when it saves work
+    bucket:bool|None=None, # block kernel: group samples by window, None = when it saves work (the CPU operator needs no groups)
     backend:str='torch', # 'torch': this notebook's kernel (CPU and CUDA); 'triton': the GPU kernel of 01b_triton (opt-in)
 )->Tensor: # (B,H,T,E)
     "Sliding-window attention in `O(T·W)` with a per-sample/per-head half-width; see `local_attention_reference`."
