@@ -297,14 +297,17 @@ def _quiet_cpp_extension():
 @lru_cache(maxsize=None)
 def _build():
     "Compile (or load from torch's extension cache) the operator once per process; None, with one warning, if that fails."
-    key = hashlib.sha1('\n'.join([_SOURCE, *_FLAGS, torch.__version__]).encode()).hexdigest()[:12]
+    # -march=native: a cache shared by machines of different vector ISAs must not hand one's build to another
+    stamp = [_SOURCE, *_FLAGS, torch.__version__, torch.backends.cpu.get_cpu_capability()]
+    key = hashlib.sha1('\n'.join(stamp).encode()).hexdigest()[:12]
     try:
         with _quiet_cpp_extension():
             from torch.utils.cpp_extension import load_inline
             load_inline(f'aha_local_{key}', cpp_sources=_SOURCE, extra_cflags=_FLAGS, extra_ldflags=['-fopenmp'],
                         is_python_module=False)
     except Exception as e:   # no compiler, no BLAS symbols, a read-only cache: the block kernel still works
-        why = str(e).strip().splitlines()[0][:120] if str(e).strip() else ''
+        lines = str(e).strip().splitlines() or ['']
+        why = next((l for l in lines if 'error:' in l), lines[0]).strip()[:160]   # the compiler's complaint, if any
         warnings.warn(f"adaptive_hybrid_attention: the CPU local-attention operator could not be built "
                       f"({type(e).__name__}: {why}); local attention uses the PyTorch block kernel")
         return None
