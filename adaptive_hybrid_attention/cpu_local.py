@@ -12,7 +12,8 @@ from torch.autograd.function import once_differentiable
 from .local_reference import LocalInputs
 
 # %% auto #0
-__all__ = ['cpu_operator', 'use_cpu_operator', 'offset_terms', 'offset_table', 'operator_applies', 'operator_attention']
+__all__ = ['cpu_operator', 'use_cpu_operator', 'offset_terms', 'window_allows', 'offset_table', 'operator_applies',
+           'operator_attention']
 
 # %% ../nbs/01c_cpu_operator.ipynb #c0a1b2c9
 _SOURCE = r'''
@@ -89,6 +90,12 @@ struct Shape {
   int block, chunk;             // query rows per block, keys per chunk
 };
 
+// The keys [lo, hi) that a block of queries m0…m0+M-1 may see.
+struct Keys { int64_t lo, hi; };
+Keys block_keys(const Shape& g, int64_t m0, int M, int64_t w) {
+  return {std::max<int64_t>(0, m0 - w), std::min<int64_t>(g.T, m0 + M + (g.causal ? 0 : w))};
+}
+
 // The columns [lo, hi) of a chunk of keys starting at n0 that query i may see.
 struct Cols { int lo, hi; };
 Cols cols(const Shape& g, int64_t i, int64_t w, int64_t n0, int N) {
@@ -127,7 +134,7 @@ void run_forward(const Shape& g, const at::Tensor& q, const at::Tensor& k, const
       const int64_t bh = task / nblk, m0 = (task % nblk) * g.block;
       const int M = (int)std::min<int64_t>(g.block, g.T - m0);
       const int64_t w = win[bh];
-      const int64_t k0 = std::max<int64_t>(0, m0 - w), k1 = std::min<int64_t>(g.T, m0 + M + (g.causal ? 0 : w));
+      const Keys keys = block_keys(g, m0, M, w);
       buf.resize((size_t)g.block * g.chunk + 2 * g.block);
       T *s = buf.data(), *rmax = s + (size_t)g.block * g.chunk, *rsum = rmax + g.block;
       std::fill(rmax, rmax + M, neg_inf<T>());
@@ -136,8 +143,8 @@ void run_forward(const Shape& g, const at::Tensor& q, const at::Tensor& k, const
       const uint8_t* kv = keyvalid ? keyvalid + (bh / g.H) * g.T : nullptr;
       T* out = op + (bh * g.T + m0) * g.Ev;
       std::fill(out, out + (int64_t)M * g.Ev, T(0));
-      for (int64_t n0 = k0; n0 < k1; n0 += g.chunk) {
-        const int N = (int)std::min<int64_t>(g.chunk, k1 - n0);
+      for (int64_t n0 = keys.lo; n0 < keys.hi; n0 += g.chunk) {
+        const int N = (int)std::min<int64_t>(g.chunk, keys.hi - n0);
         scores(g, qb, kb, tb, kv, w, (T)scale, m0, M, n0, N, s);
         for (int r = 0; r < M; ++r) {
           T* row = s + (int64_t)r * N;
@@ -178,7 +185,7 @@ void run_backward(const Shape& g, const at::Tensor& dout, const at::Tensor& q, c
     std::vector<T> buf((size_t)2 * g.block * g.chunk + g.block);
     T *p = buf.data(), *ds = p + (size_t)g.block * g.chunk, *delta = ds + (size_t)g.block * g.chunk;
     for (int64_t bh = begin; bh < end; ++bh) {
-      const int64_t w = win[bh], wr = g.causal ? 0 : w;
+      const int64_t w = win[bh];
       const T *qb = qp + bh * g.T * g.E, *kb = kp + bh * g.T * g.E, *vb = vp + bh * g.T * g.Ev;
       const T *dob = dop + bh * g.T * g.Ev, *ob = opp + bh * g.T * g.Ev, *lb = lp + bh * g.T, *tb = tp + bh * nt;
       T *dqb = dqp + bh * g.T * g.E, *dkb = dkp + bh * g.T * g.E, *dvb = dvp + bh * g.T * g.Ev, *dtb = dtp + bh * nt;
@@ -192,21 +199,21 @@ void run_backward(const Shape& g, const at::Tensor& dout, const at::Tensor& q, c
           for (int64_t e = 0; e < g.Ev; ++e) acc += a[e] * b[e];
           delta[r] = acc;
         }
-        const int64_t k0 = std::max<int64_t>(0, m0 - w), k1 = std::min<int64_t>(g.T, m0 + M + wr);
-        for (int64_t n0 = k0; n0 < k1; n0 += g.chunk) {
-          const int N = (int)std::min<int64_t>(g.chunk, k1 - n0);
+        const Keys keys = block_keys(g, m0, M, w);
+        for (int64_t n0 = keys.lo; n0 < keys.hi; n0 += g.chunk) {
+          const int N = (int)std::min<int64_t>(g.chunk, keys.hi - n0);
           scores(g, qb, kb, tb, kv, w, scale, m0, M, n0, N, p);
-          // P = exp(S - lse); dP = dO V^T; dS = P ∘ (dP - delta), and the table's gradient by offset
-          for (int r = 0; r < M; ++r) exp_row(p + (int64_t)r * N, cols(g, m0 + r, w, n0, N).lo, cols(g, m0 + r, w, n0, N).hi, N, lb[m0 + r]);
+          // dP = dO V^T; then per row P = exp(S - lse), dS = P ∘ (dP - delta), and the table's gradient by offset
           gemm(false, true, M, N, (int)g.Ev, T(1), dob + m0 * g.Ev, (int)g.Ev, vb + n0 * g.Ev, (int)g.Ev, T(0), ds, N);
           for (int r = 0; r < M; ++r) {
+            const int64_t i = m0 + r;
+            const Cols c = cols(g, i, w, n0, N);
             T *d = ds + (int64_t)r * N, *pr = p + (int64_t)r * N;
+            exp_row(pr, c.lo, c.hi, N, lb[i]);
             const T dl = delta[r];
 #pragma omp simd
             for (int j = 0; j < N; ++j) d[j] = pr[j] * (d[j] - dl);
             if (table_grad) {
-              const int64_t i = m0 + r;
-              const Cols c = cols(g, i, w, n0, N);
               T* t = dtb + (n0 - i + g.W);
 #pragma omp simd
               for (int j = c.lo; j < c.hi; ++j) t[j] += d[j];
@@ -283,7 +290,7 @@ TORCH_LIBRARY_IMPL(aha_local, CPU, m) {
 # %% ../nbs/01c_cpu_operator.ipynb #c0a1b2d1
 _FLAGS = ['-O3', '-march=native', '-fopenmp', '-fno-math-errno', '-fno-trapping-math']
 _CHUNK = 256                                   # keys per chunk of the flash loop
-_disabled = 0                                  # > 0 inside `use_cpu_operator(False)`
+_enabled = True                                # set by `use_cpu_operator`
 
 @contextlib.contextmanager
 def _quiet_cpp_extension():
@@ -315,16 +322,16 @@ def _build():
 
 def cpu_operator():
     "The compiled operator (`torch.ops.aha_local`), or None when it is switched off or cannot be built."
-    if _disabled or os.environ.get('AHA_CPU_OPERATOR', '1') == '0': return None
+    if not _enabled or os.environ.get('AHA_CPU_OPERATOR', '1') == '0': return None
     return _build()
 
 @contextlib.contextmanager
 def use_cpu_operator(enabled:bool=True):
-    "Within this block, `local_attention` uses the compiled operator (`True`, where it applies) or never does (`False`)."
-    global _disabled
-    _disabled += 0 if enabled else 1
+    "Within this block, `local_attention` uses the compiled operator where it applies (`True`, unless `AHA_CPU_OPERATOR=0`) or never (`False`)."
+    global _enabled
+    before, _enabled = _enabled, enabled
     try: yield
-    finally: _disabled -= 0 if enabled else 1
+    finally: _enabled = before
 
 # %% ../nbs/01c_cpu_operator.ipynb #c0a1b2d4
 def offset_terms(D:Tensor, a:LocalInputs, rows, dtype)->Tensor|None:
@@ -340,11 +347,14 @@ def offset_terms(D:Tensor, a:LocalInputs, rows, dtype)->Tensor|None:
         add = logr if add is None else add + logr
     return add
 
+def window_allows(D:Tensor, w, causal:bool)->Tensor:
+    "Whether offsets `D = i-j` lie in half-width `w` (broadcastable): `|D| <= w`, causal `0 <= D <= w`."
+    return ((D >= 0) & (D <= w)) if causal else (D.abs() <= w)
+
 def offset_table(a:LocalInputs, W:int, dtype)->Tensor:
     "The additive score of key offset `e = j-i` at index `e + W`, per (b,h): (B,H,2W+1), -inf outside the window."
     D = -torch.arange(-W, W + 1, device=a.window.device)                           # i-j at each index
-    wb = a.window[..., None]
-    allowed = ((D >= 0) & (D <= wb)) if a.causal else (D.abs() <= wb)            # (B,H,2W+1)
+    allowed = window_allows(D, a.window[..., None], a.causal)                       # (B,H,2W+1)
     add = offset_terms(D, a, lambda x: x[..., None], dtype)
     base = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device) if add is None else add.expand(allowed.shape)
     return base.masked_fill(~allowed, float('-inf'))

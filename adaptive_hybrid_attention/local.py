@@ -11,7 +11,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 from .utils import check_choice, masked_mean, row_entropy
 from .local_reference import LocalInputs, local_inputs, local_attention_reference, band_pairs
-from .cpu_local import offset_terms, operator_applies, operator_attention, use_cpu_operator
+from .cpu_local import offset_terms, window_allows, operator_applies, operator_attention, use_cpu_operator
 
 # %% auto #0
 __all__ = ['LOCAL_BACKENDS', 'local_attention', 'local_attention_entropy']
@@ -49,7 +49,7 @@ def _band(g:_Geometry, w:Tensor, uniform:bool, kpm:Tensor|None)->tuple[Tensor, T
     dev = w.device
     D = torch.arange(g.Bs, device=dev)[:, None] + g.P - torch.arange(g.K, device=dev)     # (Bs,K) i-j
     ww = g.W if uniform else _rows(w, g)                                               # (B,H,1|n,1|Bs,1)
-    allowed = ((D >= 0) & (D <= ww)) if g.causal else (D.abs() <= ww)
+    allowed = window_allows(D, ww, g.causal)
     j = torch.arange(g.n, device=dev)[:, None] * g.Bs - g.P + torch.arange(g.K, device=dev)  # (n,K) key positions
     keyok = ((j >= 0) & (j < g.T))[None]                                               # (1,n,K)
     if kpm is not None: keyok = keyok & ~kpm[:, j.clamp(0, g.T - 1)]                  # (B,n,K)
