@@ -196,7 +196,8 @@ def _bucketed(groups:dict, q:Tensor, k:Tensor, v:Tensor, a:LocalInputs, wmin:lis
 # %% ../nbs/01a_local_kernel.ipynb #9b0e7d21
 def _attend(q:Tensor, k:Tensor, v:Tensor, a:LocalInputs, bucket:bool|None, need_entropy:bool):
     "Output (B,H,T,E) and, when asked, row entropies (B,H,T) of local attention with validated options `a`."
-    B, T = q.shape[0], q.shape[2]
+    B, H, T = q.shape[:3]
+    if B * H == 0: return v * 0., (q.new_zeros(B, H, T) if need_entropy else None)   # empty, still in the graph
     a = replace(a, window=a.window.clamp_max(T - 1))                      # w >= T-1 is the full sequence
     # host sync: block shapes must be Python ints for the work to shrink with the window
     wl = torch.cat([a.window.flatten(1).amax(1), a.window.flatten(1).amin(1)]).tolist()

@@ -91,6 +91,7 @@ def _check_qkv(q, k, v):
     if v.shape[:3] != q.shape[:3]:
         raise ValueError(f"`v` must be (B,H,T,*) = {tuple(q.shape[:3])}+(E,), got {tuple(v.shape)}")
     if q.shape[2] == 0: raise ValueError("empty sequence: `q`,`k`,`v` have T=0; expected T >= 1")
+    if q.shape[3] == 0: raise ValueError("`q`,`k` have E=0 features per head; expected E >= 1")
 
 # %% ../nbs/01_local.ipynb #f1f0ec8a
 def _check_mask(key_padding_mask, B:int, T:int):
@@ -118,7 +119,7 @@ def local_inputs(q:Tensor, k:Tensor, v:Tensor, # (B,H,T,E) queries, keys, values
     _check_qkv(q, k, v)
     B, H, T, E = q.shape
     w = check_window(window, B, H, q.device, T)
-    if int(w.min()) < 0: raise ValueError(f"`window` must be >= 0 (a half-width), got {int(w.min())}")
+    if w.numel() and int(w.min()) < 0: raise ValueError(f"`window` must be >= 0 (a half-width), got {int(w.min())}")
     _check_mask(key_padding_mask, B, T)
     _check_rel_bias(rel_bias, B, H)
     if ramp < 0: raise ValueError(f"`ramp` must be >= 0, got {ramp}")
