@@ -286,6 +286,7 @@ def table_layer(res)->str:
 
 # %% ../nbs/10_bench.ipynb #5634e8dd
 def _ratio(a, b): return a / b if isinstance(a, float) and isinstance(b, float) else None
+def _measured(x): return f'{x:.2f}' if x is not None else 'not measured (a side failed)'
 
 THROUGHPUT_TARGETS = {64: 0.5, 128: 0.65, 256: 0.75, 512: 0.75}   # window -> share of dense useful GF/s
 
@@ -314,7 +315,7 @@ def _target_flex(res, T=8192):
 def _target_shrink(res, T=8192):
     b64, b512 = _get(res, T, 64, 'banded'), _get(res, T, 512, 'banded')
     if not (b64 and b512): return []
-    return [(f'{k} time(w=64)/time(w=512) <= 0.2 (T={T})', (x := _ratio(b64[s], b512[s])) is not None and x <= 0.2, f'{x:.2f}')
+    return [(f'{k} time(w=64)/time(w=512) <= 0.2 (T={T})', (x := _ratio(b64[s], b512[s])) is not None and x <= 0.2, _measured(x))
             for k, s in (('fwd', 'fwd_s'), ('fwd+bwd', 'fwdbwd_s'))]
 
 # %% ../nbs/10_bench.ipynb #a5e3bfb6
@@ -323,7 +324,7 @@ def _target_mixed(res):
     if not m: return []
     base = list(m['fwd_s'])[-1]
     return [(f"{k} mixed windows {m['windows']} <= 0.55 x {base} (T={m['T']})", (x := _ratio(m[s]['mixed'], m[s][base])) is not None and x <= 0.55,
-             f'{x:.2f}') for k, s in (('fwd', 'fwd_s'), ('fwd+bwd', 'fwdbwd_s'))]
+             _measured(x)) for k, s in (('fwd', 'fwd_s'), ('fwd+bwd', 'fwdbwd_s'))]
 
 def _target_memory(res):
     out = []
@@ -372,20 +373,28 @@ def to_markdown(res)->str:
     return '\n\n'.join(parts) + '\n'
 
 # %% ../nbs/10_bench.ipynb #5092c58d
+def _positive(s:str)->int:
+    "A length or window from the command line: an integer >= 1."
+    try: x = int(s)
+    except ValueError: x = 0
+    if x < 1: raise argparse.ArgumentTypeError(f'expected an integer >= 1, got {s!r}')
+    return x
+
 def _parser():
-    ints = lambda s: [int(x) for x in s.split(',')] if s else []
+    ints = lambda s: [_positive(x) for x in s.split(',')] if s else []   # '' leaves that part out
     p = argparse.ArgumentParser(prog='aha_bench', description='Benchmark banded local attention and the AHA layer.')
     p.add_argument('--T', type=ints, default=[1024, 2048, 4096, 8192, 16384], help='sequence lengths, comma separated')
     p.add_argument('--w', type=ints, default=[32, 64, 128, 256, 512], help='window half-widths')
-    p.add_argument('--batch', type=int, default=4); p.add_argument('--heads', type=int, default=4)
-    p.add_argument('--dim-head', type=int, default=64); p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--batch', type=_positive, default=4); p.add_argument('--heads', type=_positive, default=4)
+    p.add_argument('--dim-head', type=_positive, default=64); p.add_argument('--repeats', type=_positive, default=3)
     p.add_argument('--flex-T', type=ints, default=[8192], help='lengths at which to compile FlexAttention')
     p.add_argument('--loop-T', type=int, default=1024, help='largest T for the Python-loop baseline')
     p.add_argument('--dense-T', type=int, default=8192, help='largest T for the O(T^2) dense baselines')
     p.add_argument('--memory', type=lambda s: s.split(','), default=['banded', 'dense'], help='methods whose peak memory to measure')
     p.add_argument('--memory-T', type=int, default=4096, help='largest T for memory of methods other than banded')
-    p.add_argument('--mixed', type=ints, default=[64, 128, 256, 512]); p.add_argument('--mixed-T', type=int, default=8192)
-    p.add_argument('--layer-T', type=ints, default=[2048, 8192]); p.add_argument('--layer-span', type=int, default=128)
+    p.add_argument('--mixed', type=ints, default=[64, 128, 256, 512], help="windows of the mixed batch ('' skips it)")
+    p.add_argument('--mixed-T', type=_positive, default=8192)
+    p.add_argument('--layer-T', type=ints, default=[2048, 8192]); p.add_argument('--layer-span', type=_positive, default=128)
     p.add_argument('--strides', type=ints, default=[1, 4], help='global_kv_stride values of the AHA layer')
     p.add_argument('--skip', type=lambda s: s.split(','), default=[], help='methods to leave out')
     p.add_argument('--quick', action='store_true', help='tiny shapes: a smoke test in seconds')

@@ -18,7 +18,8 @@ __all__ = ['cpu_operator', 'use_cpu_operator', 'offset_terms', 'window_allows', 
 # %% ../nbs/01c_cpu_operator.ipynb #c0a1b2c9
 _SOURCE = r'''
 // Sliding-window attention on the CPU: a flash loop over each group of 16 queries' own key range.
-// Layout: q, k (BH,T,E), v (BH,T,Ev) contiguous; `table` (BH, 2W+1) holds the additive score of key offset
+// Layout: q, k (B,H,T,E), v (B,H,T,Ev), each row of E (Ev) numbers contiguous, at any strides over samples, heads
+// and time (views of the layer's (B,T,3,H,E) projection are read as they are); `table` (BH, 2W+1) holds the additive score of key offset
 // e = j - i at index e + W (-inf = not allowed); `window` (BH) the half-width that bounds the key range;
 // `keyvalid` (B,T) uint8 or empty: a padded key is seen only by its own query.
 #include <ATen/core/Tensor.h>
@@ -30,6 +31,9 @@ _SOURCE = r'''
 #include <cmath>
 #include <limits>
 #include <vector>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 namespace {
 
@@ -61,6 +65,16 @@ struct Keys { int64_t lo, hi; };
 Keys group_keys(const Shape& g, int64_t m0, int M, int64_t w) {
   return {std::max<int64_t>(0, m0 - w), std::min<int64_t>(g.T, m0 + M + (g.causal ? 0 : w))};
 }
+
+// The rows of one (b,h) of a (B,H,T,·) tensor: at(bh) is where its time step 0 starts, ld the step between rows.
+template <typename T>
+struct Rows {
+  T* p;
+  int64_t sb, sh, ld, H;
+  explicit Rows(const at::Tensor& x)
+      : p(static_cast<T*>(x.data_ptr())), sb(x.stride(0)), sh(x.stride(1)), ld(x.stride(2)), H(x.size(1)) {}
+  T* at(int64_t bh) const { return p + (bh / H) * sb + (bh % H) * sh; }
+};
 
 // Runs body(task) for tasks 0…n-1 on torch's threads, each thread taking the next task when it is free, so that
 // tasks of unequal cost (windows per sample and head) keep every thread busy. Each task is done by one thread.
@@ -164,21 +178,21 @@ inline void lane_products(const T* x, int64_t R, const T* y, int64_t rs, int64_t
   }
 }
 
-// acc[c][·] = Σ_e xt[e][lanes] · k[c][e] for the n rows of k (row stride E).
+// acc[c][·] = Σ_e xt[e][lanes] · k[c][e] for e < E and the n rows of k (row stride ldk).
 template <typename T, int n>
-inline void lane_dots(const T* xt, const T* k, int64_t E, V<T> (&acc)[n][NQ<T>]) {
+inline void lane_dots(const T* xt, const T* k, int64_t E, int64_t ldk, V<T> (&acc)[n][NQ<T>]) {
   for (int c = 0; c < n; ++c)
     for (int x = 0; x < NQ<T>; ++x) acc[c][x] = V<T>{};
-  lane_products<T, n>(xt, E, k, 1, E, acc);
+  lane_products<T, n>(xt, E, k, 1, ldk, acc);
 }
 
 // The group's scores against n keys: the dots times the scale plus the reversed table at offset i0 + lane - key;
 // a padded key (kv[c] == 0) only for the lane of its own query (lane d + c). To st + c·G; the lane maxima in mx.
 template <typename T, int n>
-inline void score_tile(const T* qt, const T* k, int64_t E, T scale, const T* rt, const uint8_t* kv, int64_t d, T* st,
+inline void score_tile(const T* qt, const T* k, int64_t E, int64_t ldk, T scale, const T* rt, const uint8_t* kv, int64_t d, T* st,
                        V<T>* mx) {
   V<T> acc[n][NQ<T>], lane;
-  lane_dots<T, n>(qt, k, E, acc);
+  lane_dots<T, n>(qt, k, E, ldk, acc);
   for (int l = 0; l < LANES<T>; ++l) lane[l] = T(l);
   for (int c = 0; c < n; ++c)
     for (int x = 0; x < NQ<T>; ++x) {
@@ -191,20 +205,20 @@ inline void score_tile(const T* qt, const T* k, int64_t E, T scale, const T* rt,
 
 // The plain dots of n keys (dP = dO · V in the backward), to st + c·G.
 template <typename T, int n>
-inline void dot_tile(const T* xt, const T* k, int64_t E, T* st) {
+inline void dot_tile(const T* xt, const T* k, int64_t E, int64_t ldk, T* st) {
   V<T> acc[n][NQ<T>];
-  lane_dots<T, n>(xt, k, E, acc);
+  lane_dots<T, n>(xt, k, E, ldk, acc);
   for (int c = 0; c < n; ++c)
     for (int x = 0; x < NQ<T>; ++x) store(st + c * G + x * LANES<T>, acc[c][x]);
 }
 
-// ot[e][lane] += Σ_j st[j][lane] · v[j][e] for n columns e of the values.
+// ot[e][lane] += Σ_j st[j][lane] · v[j][e] for n columns e of the values (row stride ldv).
 template <typename T, int n>
-inline void value_tile(const T* st, int N, const T* v, int64_t Ev, T* ot) {
+inline void value_tile(const T* st, int N, const T* v, int64_t ldv, T* ot) {
   V<T> acc[n][NQ<T>];
   for (int c = 0; c < n; ++c)
     for (int x = 0; x < NQ<T>; ++x) acc[c][x] = load(ot + c * G + x * LANES<T>);
-  lane_products<T, n>(st, N, v, Ev, 1, acc);
+  lane_products<T, n>(st, N, v, ldv, 1, acc);
   for (int c = 0; c < n; ++c)
     for (int x = 0; x < NQ<T>; ++x) store(ot + c * G + x * LANES<T>, acc[c][x]);
 }
@@ -230,11 +244,11 @@ inline void key_tile(const T* w, const T* x, int64_t ldx, int M, T* out, int64_t
 
 // The group's scores against the keys n0…n0+N-1 into st (N x G), and their lane maxima.
 template <typename T>
-void chunk_scores(const Shape& g, const T* qt, const T* kb, T scale, const T* rt, const uint8_t* kv, int64_t i0,
+void chunk_scores(const Shape& g, const T* qt, const T* kb, int64_t ldk, T scale, const T* rt, const uint8_t* kv, int64_t i0,
                   int64_t n0, int N, T* st, V<T>* mx) {
   for (int x = 0; x < NQ<T>; ++x) mx[x] = splat(neg_inf<T>());
   const auto tile = [&](auto n, int j) {
-    score_tile<T, decltype(n)::value>(qt, kb + (n0 + j) * g.E, g.E, scale, rt + (i0 - n0 - j + g.W + G),
+    score_tile<T, decltype(n)::value>(qt, kb + (n0 + j) * ldk, g.E, ldk, scale, rt + (i0 - n0 - j + g.W + G),
                                       kv ? kv + n0 + j : nullptr, n0 + j - i0, st + j * G, mx);
   };
   int j = 0;
@@ -244,28 +258,28 @@ void chunk_scores(const Shape& g, const T* qt, const T* kb, T scale, const T* rt
 
 // ot[e][lane] += Σ_j st[j][lane] · v[j][e] over all Ev columns (the output, and dQ in the backward).
 template <typename T>
-void chunk_values(const T* st, int N, const T* v, int64_t Ev, T* ot) {
+void chunk_values(const T* st, int N, const T* v, int64_t ldv, int64_t Ev, T* ot) {
   int64_t e = 0;
-  for (; e + NK<T> <= Ev; e += NK<T>) value_tile<T, NK<T>>(st, N, v + e, Ev, ot + e * G);
-  for (; e + NK_REST<T> <= Ev; e += NK_REST<T>) value_tile<T, NK_REST<T>>(st, N, v + e, Ev, ot + e * G);
-  for (; e < Ev; ++e) value_tile<T, 1>(st, N, v + e, Ev, ot + e * G);
+  for (; e + NK<T> <= Ev; e += NK<T>) value_tile<T, NK<T>>(st, N, v + e, ldv, ot + e * G);
+  for (; e + NK_REST<T> <= Ev; e += NK_REST<T>) value_tile<T, NK_REST<T>>(st, N, v + e, ldv, ot + e * G);
+  for (; e < Ev; ++e) value_tile<T, 1>(st, N, v + e, ldv, ot + e * G);
 }
 
-// out[j][e] += Σ_{l<M} w[j][l] · x[l][e] for the N keys j of a chunk and all D columns e, in tiles of 6 keys by 2
-// vectors of columns (12 accumulators, 2 column vectors and a broadcast: 15 of the 16 AVX registers).
+// out[j][e] += Σ_{l<M} w[j][l] · x[l][e] for the N keys j of a chunk (row stride ldo) and all D columns e, in tiles
+// of 6 keys by 2 vectors of columns (12 accumulators, 2 column vectors and a broadcast: 15 of the 16 AVX registers).
 template <typename T>
-void chunk_keys(const T* w, int N, const T* x, int64_t ldx, int64_t D, int M, T* out) {
+void chunk_keys(const T* w, int N, const T* x, int64_t ldx, int64_t D, int M, T* out, int64_t ldo) {
   constexpr int L = LANES<T>;
   const auto row = [&](auto n, int j) {
     constexpr int nn = decltype(n)::value;
     int64_t e = 0;
-    for (; e + 2 * L <= D; e += 2 * L) key_tile<T, nn, 2>(w + j * G, x + e, ldx, M, out + j * D + e, D);
-    for (; e + L <= D; e += L) key_tile<T, nn, 1>(w + j * G, x + e, ldx, M, out + j * D + e, D);
+    for (; e + 2 * L <= D; e += 2 * L) key_tile<T, nn, 2>(w + j * G, x + e, ldx, M, out + j * ldo + e, ldo);
+    for (; e + L <= D; e += L) key_tile<T, nn, 1>(w + j * G, x + e, ldx, M, out + j * ldo + e, ldo);
     for (; e < D; ++e)
       for (int c = 0; c < nn; ++c) {
         T s = 0;
         for (int l = 0; l < M; ++l) s += w[(j + c) * G + l] * x[l * ldx + e];
-        out[(j + c) * D + e] += s;
+        out[(j + c) * ldo + e] += s;
       }
   };
   int j = 0;
@@ -283,19 +297,21 @@ std::vector<T> reversed_table(const Shape& g, const T* tp) {
   return rtab;
 }
 
-// The group's queries (rows i0…i0+M-1 of x, row stride D) transposed into xt (D x G), zero in the missing lanes.
+// The group's queries (rows i0…i0+M-1 of x, D columns, row stride ld) transposed into xt (D x G), zero in the
+// missing lanes.
 template <typename T>
-void pack_group(const T* x, int64_t D, int64_t i0, int M, T* xt) {
+void pack_group(const T* x, int64_t ld, int64_t D, int64_t i0, int M, T* xt) {
   if (M < G) std::fill(xt, xt + G * D, T(0));
-  transpose_copy(x + i0 * D, D, M, (int)D, xt, G, (const T*)nullptr);
+  transpose_copy(x + i0 * ld, ld, M, (int)D, xt, G, (const T*)nullptr);
 }
 
 template <typename T>
 void run_forward(const Shape& g, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& table,
                  const int64_t* win, const uint8_t* keyvalid, double scale, at::Tensor& o, at::Tensor& lse) {
   const int64_t ngroups = (g.T + G - 1) / G, nr = 2 * g.W + 1 + 2 * G;
-  const T *qp = q.data_ptr<T>(), *kp = k.data_ptr<T>(), *vp = v.data_ptr<T>();
-  T *op = o.data_ptr<T>(), *lp = lse.data_ptr<T>();
+  const Rows<const T> Q(q), K(k), Vr(v);
+  const Rows<T> O(o);
+  T* lp = lse.data_ptr<T>();
   const std::vector<T> rtab = reversed_table(g, table.data_ptr<T>());
   const std::vector<int64_t> order = widest_first(win, g.BH);
   const T sc = (T)scale;
@@ -306,9 +322,9 @@ void run_forward(const Shape& g, const at::Tensor& q, const at::Tensor& k, const
     T *qt = buf.data(), *st = qt + G * g.E, *ot = st + (size_t)G * g.chunk;
     const int64_t bh = order[task / ngroups], i0 = (task % ngroups) * G, w = win[bh];
     const int M = (int)std::min<int64_t>(G, g.T - i0);
-    const T *kb = kp + bh * g.T * g.E, *vb = vp + bh * g.T * g.Ev, *rt = rtab.data() + bh * nr;
+    const T *kb = K.at(bh), *vb = Vr.at(bh), *rt = rtab.data() + bh * nr;
     const uint8_t* kv = keyvalid ? keyvalid + (bh / g.H) * g.T : nullptr;
-    pack_group(qp + bh * g.T * g.E, g.E, i0, M, qt);
+    pack_group(Q.at(bh), Q.ld, g.E, i0, M, qt);
     std::fill(ot, ot + G * g.Ev, T(0));
     T rmax[G], rsum[G];
     std::fill(rmax, rmax + G, neg_inf<T>());
@@ -317,7 +333,7 @@ void run_forward(const Shape& g, const at::Tensor& q, const at::Tensor& k, const
     for (int64_t n0 = keys.lo; n0 < keys.hi; n0 += g.chunk) {
       const int N = (int)std::min<int64_t>(g.chunk, keys.hi - n0);
       V<T> mx[NQ<T>];
-      chunk_scores(g, qt, kb, sc, rt, kv, i0, n0, N, st, mx);
+      chunk_scores(g, qt, kb, K.ld, sc, rt, kv, i0, n0, N, st, mx);
       T cmax[G], ref[G], alpha[G], csum[G];
       for (int x = 0; x < NQ<T>; ++x) store(cmax + x * LANES<T>, mx[x]);
       for (int l = 0; l < G; ++l) {
@@ -337,14 +353,14 @@ void run_forward(const Shape& g, const at::Tensor& q, const at::Tensor& k, const
         for (int64_t e = 0; e < g.Ev; ++e)
 #pragma omp simd
           for (int l = 0; l < G; ++l) ot[e * G + l] *= alpha[l];
-      chunk_values(st, N, vb + n0 * g.Ev, g.Ev, ot);
+      chunk_values(st, N, vb + n0 * Vr.ld, Vr.ld, g.Ev, ot);
     }
     T inv[G];
     for (int l = 0; l < M; ++l) {
       inv[l] = T(1) / rsum[l];
       lp[bh * g.T + i0 + l] = rmax[l] + std::log(rsum[l]);
     }
-    transpose_copy(ot, G, (int)g.Ev, M, op + (bh * g.T + i0) * g.Ev, g.Ev, inv);
+    transpose_copy(ot, G, (int)g.Ev, M, O.at(bh) + i0 * O.ld, O.ld, inv);
   });
 }
 
@@ -354,9 +370,10 @@ void run_backward(const Shape& g, const at::Tensor& dout, const at::Tensor& q, c
                   const uint8_t* keyvalid, double scale, bool table_grad, at::Tensor& dq, at::Tensor& dk,
                   at::Tensor& dv, at::Tensor& dtable) {
   const T sc = (T)scale;
-  const T *dop = dout.data_ptr<T>(), *qp = q.data_ptr<T>(), *kp = k.data_ptr<T>(), *vp = v.data_ptr<T>();
-  const T *opp = o.data_ptr<T>(), *lp = lse.data_ptr<T>();
-  T *dqp = dq.data_ptr<T>(), *dkp = dk.data_ptr<T>(), *dvp = dv.data_ptr<T>(), *dtp = dtable.data_ptr<T>();
+  const Rows<const T> DO(dout), Q(q), K(k), Vr(v), O(o);
+  const Rows<T> DQ(dq), DK(dk), DV(dv);
+  const T* lp = lse.data_ptr<T>();
+  T* dtp = dtable.data_ptr<T>();
   const int64_t nt = 2 * g.W + 1, nr = nt + 2 * G;
   const std::vector<T> rtab = reversed_table(g, table.data_ptr<T>());
   const std::vector<int64_t> order = widest_first(win, g.BH);
@@ -370,30 +387,39 @@ void run_backward(const Shape& g, const at::Tensor& dout, const at::Tensor& q, c
     T* rg = ds + (size_t)G * g.chunk;
     std::fill(rg, rg + nr, T(0));
     const int64_t bh = order[task], w = win[bh];
-    const T *qb = qp + bh * g.T * g.E, *kb = kp + bh * g.T * g.E, *vb = vp + bh * g.T * g.Ev;
-    const T *dob = dop + bh * g.T * g.Ev, *ob = opp + bh * g.T * g.Ev, *rt = rtab.data() + bh * nr;
-    T *dkb = dkp + bh * g.T * g.E, *dvb = dvp + bh * g.T * g.Ev;
+    const T *qb = Q.at(bh), *kb = K.at(bh), *vb = Vr.at(bh), *dob = DO.at(bh), *ob = O.at(bh);
+    const T* rt = rtab.data() + bh * nr;
+    T *dqb = DQ.at(bh), *dkb = DK.at(bh), *dvb = DV.at(bh);
     const uint8_t* kv = keyvalid ? keyvalid + (bh / g.H) * g.T : nullptr;
+    // dK and dV rows are zeroed as they enter the key range (which only moves forward): once each, just before use
+    int64_t zeroed = 0;
+    const auto zero_to = [&](int64_t end) {
+      for (; zeroed < end; ++zeroed) {
+        std::fill(dkb + zeroed * DK.ld, dkb + zeroed * DK.ld + g.E, T(0));
+        std::fill(dvb + zeroed * DV.ld, dvb + zeroed * DV.ld + g.Ev, T(0));
+      }
+    };
     for (int64_t i0 = 0; i0 < g.T; i0 += G) {
       const int M = (int)std::min<int64_t>(G, g.T - i0);
-      pack_group(qb, g.E, i0, M, qt);
-      pack_group(dob, g.Ev, i0, M, dot);
+      zero_to(group_keys(g, i0, M, w).hi);
+      pack_group(qb, Q.ld, g.E, i0, M, qt);
+      pack_group(dob, DO.ld, g.Ev, i0, M, dot);
       std::fill(dqt, dqt + G * g.E, T(0));
       T lsel[G], delta[G];   // a missing lane's +inf log-sum-exp gives it zero weight
       for (int l = 0; l < G; ++l) {
         lsel[l] = l < M ? lp[bh * g.T + i0 + l] : std::numeric_limits<T>::infinity();
         delta[l] = 0;   // delta_i = dO_i · O_i
         if (l < M)
-          for (int64_t e = 0; e < g.Ev; ++e) delta[l] += dob[(i0 + l) * g.Ev + e] * ob[(i0 + l) * g.Ev + e];
+          for (int64_t e = 0; e < g.Ev; ++e) delta[l] += dob[(i0 + l) * DO.ld + e] * ob[(i0 + l) * O.ld + e];
       }
       const Keys keys = group_keys(g, i0, M, w);
       for (int64_t n0 = keys.lo; n0 < keys.hi; n0 += g.chunk) {
         const int N = (int)std::min<int64_t>(g.chunk, keys.hi - n0);
         V<T> mx[NQ<T>];
-        chunk_scores(g, qt, kb, sc, rt, kv, i0, n0, N, st, mx);
+        chunk_scores(g, qt, kb, K.ld, sc, rt, kv, i0, n0, N, st, mx);
         int j = 0;   // dP = dO · V
-        for (; j + NK<T> <= N; j += NK<T>) dot_tile<T, NK<T>>(dot, vb + (n0 + j) * g.Ev, g.Ev, ds + j * G);
-        for (; j < N; ++j) dot_tile<T, 1>(dot, vb + (n0 + j) * g.Ev, g.Ev, ds + j * G);
+        for (; j + NK<T> <= N; j += NK<T>) dot_tile<T, NK<T>>(dot, vb + (n0 + j) * Vr.ld, g.Ev, Vr.ld, ds + j * G);
+        for (; j < N; ++j) dot_tile<T, 1>(dot, vb + (n0 + j) * Vr.ld, g.Ev, Vr.ld, ds + j * G);
         // P = exp(S - lse), dS = P ∘ (dP - delta); the table's gradient by offset; dS scaled for dQ and dK
         for (int jj = 0; jj < N; ++jj) {
           T *p = st + jj * G, *d = ds + jj * G, *r = rg + (i0 - n0 - jj + g.W + G);
@@ -405,38 +431,66 @@ void run_backward(const Shape& g, const at::Tensor& dout, const at::Tensor& q, c
             d[l] = dsl * sc;
           }
         }
-        chunk_keys(st, N, dob + i0 * g.Ev, g.Ev, g.Ev, M, dvb + n0 * g.Ev);   // dV += P^T dO
-        chunk_keys(ds, N, qb + i0 * g.E, g.E, g.E, M, dkb + n0 * g.E);        // dK += dS^T Q · scale
-        chunk_values(ds, N, kb + n0 * g.E, g.E, dqt);                        // dQ += dS K · scale
+        chunk_keys(st, N, dob + i0 * DO.ld, DO.ld, g.Ev, M, dvb + n0 * DV.ld, DV.ld);   // dV += P^T dO
+        chunk_keys(ds, N, qb + i0 * Q.ld, Q.ld, g.E, M, dkb + n0 * DK.ld, DK.ld);        // dK += dS^T Q · scale
+        chunk_values(ds, N, kb + n0 * K.ld, K.ld, g.E, dqt);                           // dQ += dS K · scale
       }
-      transpose_copy(dqt, G, (int)g.E, M, dqp + (bh * g.T + i0) * g.E, g.E, (const T*)nullptr);
+      transpose_copy(dqt, G, (int)g.E, M, dqb + i0 * DQ.ld, DQ.ld, (const T*)nullptr);
     }
+    zero_to(g.T);
     if (table_grad)
       for (int64_t d = -g.W; d <= g.W; ++d) dtp[bh * nt + g.W - d] = rg[d + g.W + G];
   });
 }
 
-Shape shape_of(const at::Tensor& q, const at::Tensor& v, const at::Tensor& table, const at::Tensor& window,
-               const at::Tensor& keyvalid, int64_t heads, bool causal, int64_t chunk) {
-  TORCH_CHECK(q.dim() == 3 && v.dim() == 3 && q.is_contiguous() && v.is_contiguous(), "q, k, v must be contiguous (BH,T,E)");
-  TORCH_CHECK(table.dim() == 2 && table.size(0) == q.size(0) && table.size(1) % 2 == 1 && table.is_contiguous(),
-              "table must be contiguous (BH, 2W+1)");
-  TORCH_CHECK(window.dtype() == at::kLong && window.numel() == q.size(0) && window.is_contiguous(), "window must be int64 (BH)");
-  TORCH_CHECK(keyvalid.numel() == 0 || (keyvalid.dtype() == at::kByte && keyvalid.numel() * heads == q.size(0) * q.size(1)),
+// A fresh (B,H,T,n) tensor, dense, its dimensions laid out in the order of x's strides: the output for a view of the
+// layer's (B,T,3,H,E) projection is a (B,T,H,n) tensor (merging its heads is then a view), and gradients of
+// contiguous inputs are contiguous. Its whole 2 MiB stretches are advised onto transparent huge pages (Linux): a new
+// 32 MiB tensor otherwise takes 8192 page faults on first touch, which on some hosts cost as much as a narrow
+// window's forward.
+at::Tensor fresh_like(const at::Tensor& x, int64_t n) {
+  std::vector<int64_t> order{0, 1, 2}, sizes, back(4, 3);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return x.stride(a) > x.stride(b); });
+  for (int i = 0; i < 3; ++i) sizes.push_back(x.size(order[i])), back[order[i]] = i;
+  sizes.push_back(n);
+  at::Tensor t = at::empty(sizes, x.options());
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t huge = uintptr_t(2) << 20;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(t.data_ptr());
+  const uintptr_t begin = (start + huge - 1) & ~(huge - 1), end = (start + t.nbytes()) & ~(huge - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);   // advice: failing is harmless
+#endif
+  return t.permute(back);
+}
+
+// Whether each row of x's last dimension is contiguous (the tiles load it as vectors).
+bool rows_contiguous(const at::Tensor& x) { return x.size(3) <= 1 || x.stride(3) == 1; }
+
+Shape shape_of(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& table,
+               const at::Tensor& window, const at::Tensor& keyvalid, bool causal, int64_t chunk) {
+  TORCH_CHECK(q.dim() == 4 && k.sizes() == q.sizes() && v.dim() == 4 && v.sizes().slice(0, 3) == q.sizes().slice(0, 3),
+              "q, k must be (B,H,T,E) and v (B,H,T,Ev)");
+  TORCH_CHECK(rows_contiguous(q) && rows_contiguous(k) && rows_contiguous(v), "q, k, v must have a contiguous last dimension");
+  TORCH_CHECK(k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type() && table.scalar_type() == q.scalar_type(),
+              "q, k, v and table must share one dtype");
+  const int64_t B = q.size(0), H = q.size(1), T = q.size(2);
+  TORCH_CHECK(table.dim() == 2 && table.size(0) == B * H && table.size(1) % 2 == 1 && table.is_contiguous(),
+              "table must be contiguous (B·H, 2W+1)");
+  TORCH_CHECK(window.dtype() == at::kLong && window.numel() == B * H && window.is_contiguous(), "window must be int64 (B·H)");
+  TORCH_CHECK(keyvalid.numel() == 0 || (keyvalid.dtype() == at::kByte && keyvalid.numel() == B * T && keyvalid.is_contiguous()),
               "keyvalid must be empty or uint8 (B,T)");
   TORCH_CHECK(chunk > 0, "chunk must be positive");
   const int64_t W = (table.size(1) - 1) / 2;
   TORCH_CHECK(window.numel() == 0 || window.max().item<int64_t>() <= W, "window must not exceed the table's half-width");
-  return Shape{q.size(0), heads, q.size(1), q.size(2), v.size(2), W, causal, (int)chunk};
+  return Shape{B * H, H, T, q.size(3), v.size(3), W, causal, (int)chunk};
 }
 
 std::tuple<at::Tensor, at::Tensor> local_forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-    const at::Tensor& table, const at::Tensor& window, const at::Tensor& keyvalid, int64_t heads, bool causal,
-    double scale, int64_t chunk) {
-  const Shape g = shape_of(q, v, table, window, keyvalid, heads, causal, chunk);
-  TORCH_CHECK(k.sizes() == q.sizes() && k.is_contiguous(), "k must match q");
-  auto o = at::empty({g.BH, g.T, g.Ev}, q.options());
-  auto lse = at::empty({g.BH, g.T}, q.options());
+    const at::Tensor& table, const at::Tensor& window, const at::Tensor& keyvalid, bool causal, double scale,
+    int64_t chunk) {
+  const Shape g = shape_of(q, k, v, table, window, keyvalid, causal, chunk);
+  auto o = fresh_like(v, g.Ev);
+  auto lse = at::empty({q.size(0), g.H, g.T}, q.options());
   const uint8_t* kv = keyvalid.numel() ? keyvalid.data_ptr<uint8_t>() : nullptr;
   if (q.scalar_type() == at::kFloat) run_forward<float>(g, q, k, v, table, window.data_ptr<int64_t>(), kv, scale, o, lse);
   else if (q.scalar_type() == at::kDouble) run_forward<double>(g, q, k, v, table, window.data_ptr<int64_t>(), kv, scale, o, lse);
@@ -446,11 +500,14 @@ std::tuple<at::Tensor, at::Tensor> local_forward(const at::Tensor& q, const at::
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> local_backward(const at::Tensor& dout, const at::Tensor& q,
     const at::Tensor& k, const at::Tensor& v, const at::Tensor& o, const at::Tensor& lse, const at::Tensor& table,
-    const at::Tensor& window, const at::Tensor& keyvalid, int64_t heads, bool causal, double scale, int64_t chunk,
-    bool table_grad) {
-  const Shape g = shape_of(q, v, table, window, keyvalid, heads, causal, chunk);
-  TORCH_CHECK(dout.sizes() == o.sizes() && dout.is_contiguous(), "dout must be contiguous like the output");
-  auto dq = at::zeros_like(q), dk = at::zeros_like(k), dv = at::zeros_like(v), dtable = at::zeros_like(table);
+    const at::Tensor& window, const at::Tensor& keyvalid, bool causal, double scale, int64_t chunk, bool table_grad) {
+  const Shape g = shape_of(q, k, v, table, window, keyvalid, causal, chunk);
+  TORCH_CHECK(o.sizes() == v.sizes() && rows_contiguous(o) && lse.is_contiguous() && lse.numel() == g.BH * g.T &&
+              o.scalar_type() == q.scalar_type() && lse.scalar_type() == q.scalar_type(), "o and lse must be the forward's");
+  TORCH_CHECK(dout.sizes() == o.sizes() && rows_contiguous(dout) && dout.scalar_type() == q.scalar_type(),
+              "dout must be shaped like the output, with its dtype and a contiguous last dimension");
+  // dQ is written whole and dK, dV are zeroed in the loop: fresh memory is first touched by the thread that uses it
+  auto dq = fresh_like(q, g.E), dk = fresh_like(k, g.E), dv = fresh_like(v, g.Ev), dtable = at::zeros_like(table);
   const uint8_t* kv = keyvalid.numel() ? keyvalid.data_ptr<uint8_t>() : nullptr;
   if (q.scalar_type() == at::kFloat)
     run_backward<float>(g, dout, q, k, v, o, lse, table, window.data_ptr<int64_t>(), kv, scale, table_grad, dq, dk, dv, dtable);
@@ -463,11 +520,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> local_backward(const 
 }  // namespace
 
 TORCH_LIBRARY(aha_local, m) {
-  m.def("forward(Tensor q, Tensor k, Tensor v, Tensor table, Tensor window, Tensor keyvalid, int heads, bool causal, "
+  m.def("forward(Tensor q, Tensor k, Tensor v, Tensor table, Tensor window, Tensor keyvalid, bool causal, "
         "float scale, int chunk) -> (Tensor, Tensor)");
   m.def("backward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor table, Tensor window, "
-        "Tensor keyvalid, int heads, bool causal, float scale, int chunk, bool table_grad) "
-        "-> (Tensor, Tensor, Tensor, Tensor)");
+        "Tensor keyvalid, bool causal, float scale, int chunk, bool table_grad) -> (Tensor, Tensor, Tensor, Tensor)");
 }
 TORCH_LIBRARY_IMPL(aha_local, CPU, m) {
   m.impl("forward", &local_forward);
@@ -548,22 +604,26 @@ def offset_table(a:LocalInputs, W:int, dtype)->Tensor:
     return base.masked_fill(~allowed, float('-inf'))
 
 # %% ../nbs/01c_cpu_operator.ipynb #c0a1b2d8
+def _rows(x:Tensor)->Tensor:
+    "`x` itself when each row of its last dimension is contiguous (any other strides are read as they are), else a copy."
+    return x if x.shape[-1] <= 1 or x.stride(-1) == 1 else x.contiguous()
+
 class _Operator(torch.autograd.Function):
-    "The compiled operator's forward and backward, on (B·H, T, E) tensors and the (B·H, 2W+1) offset table."
+    "The compiled operator's forward and backward, on (B,H,T,E) tensors and the (B·H, 2W+1) offset table."
     @staticmethod
-    def forward(ctx, q, k, v, table, window, keyvalid, heads:int, causal:bool, scale:float, chunk:int):
-        o, lse = cpu_operator().forward(q, k, v, table, window, keyvalid, heads, causal, scale, chunk)
+    def forward(ctx, q, k, v, table, window, keyvalid, causal:bool, scale:float, chunk:int):
+        o, lse = cpu_operator().forward(q, k, v, table, window, keyvalid, causal, scale, chunk)
         ctx.save_for_backward(q, k, v, o, lse, table, window, keyvalid)
-        ctx.opts = heads, causal, scale, chunk
+        ctx.opts = causal, scale, chunk
         return o
 
     @staticmethod
     @once_differentiable
     def backward(ctx, do):
         q, k, v, o, lse, table, window, keyvalid = ctx.saved_tensors
-        dq, dk, dv, dtable = cpu_operator().backward(do.contiguous(), q, k, v, o, lse, table, window, keyvalid, *ctx.opts,
+        dq, dk, dv, dtable = cpu_operator().backward(_rows(do), q, k, v, o, lse, table, window, keyvalid, *ctx.opts,
                                                      ctx.needs_input_grad[3])
-        return dq, dk, dv, dtable if ctx.needs_input_grad[3] else None, *[None] * 6
+        return dq, dk, dv, dtable if ctx.needs_input_grad[3] else None, *[None] * 5
 
 def operator_applies(q:Tensor, a:LocalInputs, need_entropy:bool=False)->bool:
     "Whether the compiled operator computes this call: CPU, float32/64, per-(b,h) options, no entropy, and built."
@@ -573,12 +633,11 @@ def operator_applies(q:Tensor, a:LocalInputs, need_entropy:bool=False)->bool:
 
 def operator_attention(q:Tensor, k:Tensor, v:Tensor, a:LocalInputs, W:int, chunk:int=_CHUNK)->Tensor:
     "Local attention (B,H,T,E) through the compiled operator; `W` >= every window (a Python int)."
-    B, H, T, E = q.shape
+    B, H = q.shape[:2]
     if a.beta is not None: q = q * a.beta[:, :, None, None]                      # the sharpness scales q·k; the table has the bias's share
     table = offset_table(a, W, q.dtype).reshape(B * H, 2 * W + 1).contiguous()
     keyvalid = (q.new_empty(0, dtype=torch.uint8) if a.key_padding_mask is None
                 else (~a.key_padding_mask).to(torch.uint8).contiguous())
-    flat = lambda x: x.reshape(B * H, T, x.shape[-1]).contiguous()
-    o = _Operator.apply(flat(q), flat(k), flat(v), table, a.window.reshape(-1).contiguous(), keyvalid, H, a.causal,
-                        a.scale, chunk)
-    return o.view(B, H, T, -1)
+    # q, k, v as they come (views of the layer's projection are not copied); the output follows v's layout
+    return _Operator.apply(_rows(q), _rows(k), _rows(v), table, a.window.reshape(-1).contiguous(), keyvalid, a.causal,
+                           a.scale, chunk)

@@ -118,16 +118,18 @@ def pool_keys(
     k:Tensor, # (B,H,S,E) keys (or values)
     key_padding_mask:Tensor|None, # (B,S) bool, True = padding
     stride:int, # group size r
-)->tuple[Tensor, Tensor|None]: # pooled keys (B,H,ceil(S/r),E) and their padding mask (B,ceil(S/r))
+)->tuple[Tensor, Tensor|None]: # pooled keys (B,H,ceil(S/r),E) and their padding mask (B,ceil(S/r)), None without padding
     "Average keys over groups of `stride` frames, ignoring padded frames."
     B, H, S, E = k.shape
+    if key_padding_mask is None and S % stride == 0:                       # whole groups, nothing to leave out: one read
+        return k.unflatten(2, (S // stride, stride)).mean(3), None
     n = -(-S // stride)
     valid = torch.ones(B, S, dtype=k.dtype, device=k.device) if key_padding_mask is None else (~key_padding_mask).to(k.dtype)
     valid = F.pad(valid, (0, n * stride - S)).view(B, 1, n, stride, 1)     # padding to a whole group counts as invalid
     k = F.pad(k, (0, 0, 0, n * stride - S)).view(B, H, n, stride, E)
     count = valid.sum(3)                                                   # (B,1,n,1)
     pooled = (k * valid).sum(3) / count.clamp(min=1)                       # (B,H,n,E)
-    return pooled, count[:, 0, :, 0] == 0
+    return pooled, None if key_padding_mask is None else count[:, 0, :, 0] == 0   # every group has a frame
 
 # %% ../nbs/05_hybrid.ipynb #60f12f39
 @patch
