@@ -401,7 +401,8 @@ void run_backward(const Shape& g, const at::Tensor& dout, const at::Tensor& q, c
     };
     for (int64_t i0 = 0; i0 < g.T; i0 += G) {
       const int M = (int)std::min<int64_t>(G, g.T - i0);
-      zero_to(group_keys(g, i0, M, w).hi);
+      const Keys keys = group_keys(g, i0, M, w);
+      zero_to(keys.hi);
       pack_group(qb, Q.ld, g.E, i0, M, qt);
       pack_group(dob, DO.ld, g.Ev, i0, M, dot);
       std::fill(dqt, dqt + G * g.E, T(0));
@@ -412,7 +413,6 @@ void run_backward(const Shape& g, const at::Tensor& dout, const at::Tensor& q, c
         if (l < M)
           for (int64_t e = 0; e < g.Ev; ++e) delta[l] += dob[(i0 + l) * DO.ld + e] * ob[(i0 + l) * O.ld + e];
       }
-      const Keys keys = group_keys(g, i0, M, w);
       for (int64_t n0 = keys.lo; n0 < keys.hi; n0 += g.chunk) {
         const int N = (int)std::min<int64_t>(g.chunk, keys.hi - n0);
         V<T> mx[NQ<T>];
@@ -443,16 +443,16 @@ void run_backward(const Shape& g, const at::Tensor& dout, const at::Tensor& q, c
   });
 }
 
-// A fresh (B,H,T,n) tensor, dense, its dimensions laid out in the order of x's strides: the output for a view of the
-// layer's (B,T,3,H,E) projection is a (B,T,H,n) tensor (merging its heads is then a view), and gradients of
+// A fresh tensor shaped like x, dense, its dimensions laid out in the order of x's strides: the output for a view of
+// the layer's (B,T,3,H,E) projection is a (B,T,H,E) tensor (merging its heads is then a view), and gradients of
 // contiguous inputs are contiguous. Its whole 2 MiB stretches are advised onto transparent huge pages (Linux): a new
 // 32 MiB tensor otherwise takes 8192 page faults on first touch, which on some hosts cost as much as a narrow
 // window's forward.
-at::Tensor fresh_like(const at::Tensor& x, int64_t n) {
+at::Tensor fresh_like(const at::Tensor& x) {
   std::vector<int64_t> order{0, 1, 2}, sizes, back(4, 3);
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return x.stride(a) > x.stride(b); });
   for (int i = 0; i < 3; ++i) sizes.push_back(x.size(order[i])), back[order[i]] = i;
-  sizes.push_back(n);
+  sizes.push_back(x.size(3));
   at::Tensor t = at::empty(sizes, x.options());
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   constexpr uintptr_t huge = uintptr_t(2) << 20;
@@ -489,7 +489,7 @@ std::tuple<at::Tensor, at::Tensor> local_forward(const at::Tensor& q, const at::
     const at::Tensor& table, const at::Tensor& window, const at::Tensor& keyvalid, bool causal, double scale,
     int64_t chunk) {
   const Shape g = shape_of(q, k, v, table, window, keyvalid, causal, chunk);
-  auto o = fresh_like(v, g.Ev);
+  auto o = fresh_like(v);
   auto lse = at::empty({q.size(0), g.H, g.T}, q.options());
   const uint8_t* kv = keyvalid.numel() ? keyvalid.data_ptr<uint8_t>() : nullptr;
   if (q.scalar_type() == at::kFloat) run_forward<float>(g, q, k, v, table, window.data_ptr<int64_t>(), kv, scale, o, lse);
@@ -507,7 +507,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> local_backward(const 
   TORCH_CHECK(dout.sizes() == o.sizes() && rows_contiguous(dout) && dout.scalar_type() == q.scalar_type(),
               "dout must be shaped like the output, with its dtype and a contiguous last dimension");
   // dQ is written whole and dK, dV are zeroed in the loop: fresh memory is first touched by the thread that uses it
-  auto dq = fresh_like(q, g.E), dk = fresh_like(k, g.E), dv = fresh_like(v, g.Ev), dtable = at::zeros_like(table);
+  auto dq = fresh_like(q), dk = fresh_like(k), dv = fresh_like(v), dtable = at::zeros_like(table);
   const uint8_t* kv = keyvalid.numel() ? keyvalid.data_ptr<uint8_t>() : nullptr;
   if (q.scalar_type() == at::kFloat)
     run_backward<float>(g, dout, q, k, v, o, lse, table, window.data_ptr<int64_t>(), kv, scale, table_grad, dq, dk, dv, dtable);
