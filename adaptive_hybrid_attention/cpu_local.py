@@ -21,7 +21,8 @@ _SOURCE = r'''
 // Layout: q, k (B,H,T,E), v (B,H,T,Ev), each row of E (Ev) numbers contiguous, at any strides over samples, heads
 // and time (views of the layer's (B,T,3,H,E) projection are read as they are); `table` (BH, 2W+1) holds the additive score of key offset
 // e = j - i at index e + W (-inf = not allowed); `window` (BH) the half-width that bounds the key range;
-// `keyvalid` (B,T) uint8 or empty: a padded key is seen only by its own query.
+// `keyvalid` (B,T) uint8 or empty: a padded key is seen only by its own query; `beta` (BH) or empty: the sharpness
+// that multiplies the dots q·k (besides `scale`), with its gradient returned.
 #include <ATen/core/Tensor.h>
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
@@ -307,14 +308,13 @@ void pack_group(const T* x, int64_t ld, int64_t D, int64_t i0, int M, T* xt) {
 
 template <typename T>
 void run_forward(const Shape& g, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& table,
-                 const int64_t* win, const uint8_t* keyvalid, double scale, at::Tensor& o, at::Tensor& lse) {
+                 const int64_t* win, const uint8_t* keyvalid, const T* beta, double scale, at::Tensor& o, at::Tensor& lse) {
   const int64_t ngroups = (g.T + G - 1) / G, nr = 2 * g.W + 1 + 2 * G;
   const Rows<const T> Q(q), K(k), Vr(v);
   const Rows<T> O(o);
   T* lp = lse.data_ptr<T>();
   const std::vector<T> rtab = reversed_table(g, table.data_ptr<T>());
   const std::vector<int64_t> order = widest_first(win, g.BH);
-  const T sc = (T)scale;
   dynamic_for(g.BH * ngroups, [&](int64_t task) {
     // qt (E x G): the group's queries; st (chunk x G): scores, then weights; ot (Ev x G): the output
     thread_local std::vector<T> buf;
@@ -322,6 +322,7 @@ void run_forward(const Shape& g, const at::Tensor& q, const at::Tensor& k, const
     T *qt = buf.data(), *st = qt + G * g.E, *ot = st + (size_t)G * g.chunk;
     const int64_t bh = order[task / ngroups], i0 = (task % ngroups) * G, w = win[bh];
     const int M = (int)std::min<int64_t>(G, g.T - i0);
+    const T sc = T(scale) * (beta ? beta[bh] : T(1));
     const T *kb = K.at(bh), *vb = Vr.at(bh), *rt = rtab.data() + bh * nr;
     const uint8_t* kv = keyvalid ? keyvalid + (bh / g.H) * g.T : nullptr;
     pack_group(Q.at(bh), Q.ld, g.E, i0, M, qt);
@@ -367,26 +368,30 @@ void run_forward(const Shape& g, const at::Tensor& q, const at::Tensor& k, const
 template <typename T>
 void run_backward(const Shape& g, const at::Tensor& dout, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                   const at::Tensor& o, const at::Tensor& lse, const at::Tensor& table, const int64_t* win,
-                  const uint8_t* keyvalid, double scale, bool table_grad, at::Tensor& dq, at::Tensor& dk,
-                  at::Tensor& dv, at::Tensor& dtable) {
-  const T sc = (T)scale;
+                  const uint8_t* keyvalid, const T* beta, double scale, bool table_grad, at::Tensor& dq, at::Tensor& dk,
+                  at::Tensor& dv, at::Tensor& dtable, at::Tensor& dbeta) {
   const Rows<const T> DO(dout), Q(q), K(k), Vr(v), O(o);
   const Rows<T> DQ(dq), DK(dk), DV(dv);
   const T* lp = lse.data_ptr<T>();
   T* dtp = dtable.data_ptr<T>();
+  T* dbp = beta ? dbeta.data_ptr<T>() : nullptr;
   const int64_t nt = 2 * g.W + 1, nr = nt + 2 * G;
   const std::vector<T> rtab = reversed_table(g, table.data_ptr<T>());
   const std::vector<int64_t> order = widest_first(win, g.BH);
   // one (b,h) per task, widest first: its dK, dV and table gradient are accumulated by one thread, in a fixed order
   dynamic_for(g.BH, [&](int64_t task) {
     // qt, dot: the group's queries and output gradients; st: scores, then weights P; ds: dP, then dS·scale;
-    // dqt: the group's dQ; rg: the gradient of the reversed table
+    // dqt: the group's dQ / beta; qs: its queries times beta (for dK); rg: the gradient of the reversed table
     thread_local std::vector<T> buf;
-    buf.resize((size_t)G * (2 * g.E + g.Ev + 2 * g.chunk) + nr);
+    buf.resize((size_t)G * (3 * g.E + g.Ev + 2 * g.chunk) + nr);
     T *qt = buf.data(), *dot = qt + G * g.E, *dqt = dot + G * g.Ev, *st = dqt + G * g.E, *ds = st + (size_t)G * g.chunk;
-    T* rg = ds + (size_t)G * g.chunk;
+    T *qs = ds + (size_t)G * g.chunk, *rg = qs + G * g.E;
     std::fill(rg, rg + nr, T(0));
     const int64_t bh = order[task], w = win[bh];
+    // the scores use scale·beta; dS·scale is kept without beta, which scales dQ on the way out and Q for dK
+    const T b = beta ? beta[bh] : T(1), sc = T(scale) * b;
+    T bq[G], dbeta_acc = 0;
+    std::fill(bq, bq + G, b);
     const T *qb = Q.at(bh), *kb = K.at(bh), *vb = Vr.at(bh), *dob = DO.at(bh), *ob = O.at(bh);
     const T* rt = rtab.data() + bh * nr;
     T *dqb = DQ.at(bh), *dkb = DK.at(bh), *dvb = DV.at(bh);
@@ -406,6 +411,13 @@ void run_backward(const Shape& g, const at::Tensor& dout, const at::Tensor& q, c
       pack_group(qb, Q.ld, g.E, i0, M, qt);
       pack_group(dob, DO.ld, g.Ev, i0, M, dot);
       std::fill(dqt, dqt + G * g.E, T(0));
+      const T* qk = qb + i0 * Q.ld;   // the queries dK reads: as they are, or times beta
+      int64_t ldqk = Q.ld;
+      if (beta) {
+        for (int l = 0; l < M; ++l)
+          for (int64_t e = 0; e < g.E; ++e) qs[l * g.E + e] = qb[(i0 + l) * Q.ld + e] * b;
+        qk = qs, ldqk = g.E;
+      }
       T lsel[G], delta[G];   // a missing lane's +inf log-sum-exp gives it zero weight
       for (int l = 0; l < G; ++l) {
         lsel[l] = l < M ? lp[bh * g.T + i0 + l] : std::numeric_limits<T>::infinity();
@@ -428,46 +440,54 @@ void run_backward(const Shape& g, const at::Tensor& dout, const at::Tensor& q, c
             p[l] = exp_fast(p[l] - lsel[l]);
             const T dsl = p[l] * (d[l] - delta[l]);
             r[l] += dsl;
-            d[l] = dsl * sc;
+            d[l] = dsl * T(scale);
           }
         }
         chunk_keys(st, N, dob + i0 * DO.ld, DO.ld, g.Ev, M, dvb + n0 * DV.ld, DV.ld);   // dV += P^T dO
-        chunk_keys(ds, N, qb + i0 * Q.ld, Q.ld, g.E, M, dkb + n0 * DK.ld, DK.ld);        // dK += dS^T Q · scale
-        chunk_values(ds, N, kb + n0 * K.ld, K.ld, g.E, dqt);                           // dQ += dS K · scale
+        chunk_keys(ds, N, qk, ldqk, g.E, M, dkb + n0 * DK.ld, DK.ld);                   // dK += dS^T Q · scale·beta
+        chunk_values(ds, N, kb + n0 * K.ld, K.ld, g.E, dqt);                           // dQ / beta += dS K · scale
       }
-      transpose_copy(dqt, G, (int)g.E, M, dqb + i0 * DQ.ld, DQ.ld, (const T*)nullptr);
+      if (beta)   // d/dbeta of the scores q·k·scale·beta: Σ_i q_i · (dQ_i / beta)
+        for (int64_t e = 0; e < g.E; ++e)
+          for (int l = 0; l < G; ++l) dbeta_acc += qt[e * G + l] * dqt[e * G + l];
+      transpose_copy(dqt, G, (int)g.E, M, dqb + i0 * DQ.ld, DQ.ld, beta ? bq : (const T*)nullptr);
     }
     zero_to(g.T);
+    if (beta) dbp[bh] = dbeta_acc;
     if (table_grad)
       for (int64_t d = -g.W; d <= g.W; ++d) dtp[bh * nt + g.W - d] = rg[d + g.W + G];
   });
 }
 
-// A fresh tensor shaped like x, dense, its dimensions laid out in the order of x's strides: the output for a view of
-// the layer's (B,T,3,H,E) projection is a (B,T,H,E) tensor (merging its heads is then a view), and gradients of
-// contiguous inputs are contiguous. Its whole 2 MiB stretches are advised onto transparent huge pages (Linux): a new
+// A fresh contiguous tensor whose whole 2 MiB stretches are advised onto transparent huge pages (Linux): a new
 // 32 MiB tensor otherwise takes 8192 page faults on first touch, which on some hosts cost as much as a narrow
 // window's forward.
-at::Tensor fresh_like(const at::Tensor& x) {
-  std::vector<int64_t> order{0, 1, 2}, sizes, back(4, 3);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return x.stride(a) > x.stride(b); });
-  for (int i = 0; i < 3; ++i) sizes.push_back(x.size(order[i])), back[order[i]] = i;
-  sizes.push_back(x.size(3));
-  at::Tensor t = at::empty(sizes, x.options());
+at::Tensor fresh(at::IntArrayRef sizes, const at::TensorOptions& options) {
+  at::Tensor t = at::empty(sizes, options);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   constexpr uintptr_t huge = uintptr_t(2) << 20;
   const uintptr_t start = reinterpret_cast<uintptr_t>(t.data_ptr());
   const uintptr_t begin = (start + huge - 1) & ~(huge - 1), end = (start + t.nbytes()) & ~(huge - 1);
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);   // advice: failing is harmless
 #endif
-  return t.permute(back);
+  return t;
+}
+
+// A fresh tensor shaped like x, its dimensions laid out in the order of x's strides: the output for a view of the
+// layer's (B,T,3,H,E) projection is a (B,T,H,E) tensor, so merging its heads is a view.
+at::Tensor fresh_like(const at::Tensor& x) {
+  std::vector<int64_t> order{0, 1, 2}, sizes, back(4, 3);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return x.stride(a) > x.stride(b); });
+  for (int i = 0; i < 3; ++i) sizes.push_back(x.size(order[i])), back[order[i]] = i;
+  sizes.push_back(x.size(3));
+  return fresh(sizes, x.options()).permute(back);
 }
 
 // Whether each row of x's last dimension is contiguous (the tiles load it as vectors).
 bool rows_contiguous(const at::Tensor& x) { return x.size(3) <= 1 || x.stride(3) == 1; }
 
 Shape shape_of(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& table,
-               const at::Tensor& window, const at::Tensor& keyvalid, bool causal, int64_t chunk) {
+               const at::Tensor& window, const at::Tensor& keyvalid, const at::Tensor& beta, bool causal, int64_t chunk) {
   TORCH_CHECK(q.dim() == 4 && k.sizes() == q.sizes() && v.dim() == 4 && v.sizes().slice(0, 3) == q.sizes().slice(0, 3),
               "q, k must be (B,H,T,E) and v (B,H,T,Ev)");
   TORCH_CHECK(rows_contiguous(q) && rows_contiguous(k) && rows_contiguous(v), "q, k, v must have a contiguous last dimension");
@@ -479,51 +499,68 @@ Shape shape_of(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, co
   TORCH_CHECK(window.dtype() == at::kLong && window.numel() == B * H && window.is_contiguous(), "window must be int64 (B·H)");
   TORCH_CHECK(keyvalid.numel() == 0 || (keyvalid.dtype() == at::kByte && keyvalid.numel() == B * T && keyvalid.is_contiguous()),
               "keyvalid must be empty or uint8 (B,T)");
+  TORCH_CHECK(beta.numel() == 0 || (beta.scalar_type() == q.scalar_type() && beta.numel() == B * H && beta.is_contiguous()),
+              "beta must be empty or contiguous (B·H) in the dtype of q");
   TORCH_CHECK(chunk > 0, "chunk must be positive");
   const int64_t W = (table.size(1) - 1) / 2;
   TORCH_CHECK(window.numel() == 0 || window.max().item<int64_t>() <= W, "window must not exceed the table's half-width");
   return Shape{B * H, H, T, q.size(3), v.size(3), W, causal, (int)chunk};
 }
 
+// The data of an optional tensor (empty: absent).
+template <typename T>
+const T* data_or_null(const at::Tensor& x) { return x.numel() ? x.data_ptr<T>() : nullptr; }
+
 std::tuple<at::Tensor, at::Tensor> local_forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-    const at::Tensor& table, const at::Tensor& window, const at::Tensor& keyvalid, bool causal, double scale,
-    int64_t chunk) {
-  const Shape g = shape_of(q, k, v, table, window, keyvalid, causal, chunk);
+    const at::Tensor& table, const at::Tensor& window, const at::Tensor& keyvalid, const at::Tensor& beta, bool causal,
+    double scale, int64_t chunk) {
+  const Shape g = shape_of(q, k, v, table, window, keyvalid, beta, causal, chunk);
   auto o = fresh_like(v);
   auto lse = at::empty({q.size(0), g.H, g.T}, q.options());
-  const uint8_t* kv = keyvalid.numel() ? keyvalid.data_ptr<uint8_t>() : nullptr;
-  if (q.scalar_type() == at::kFloat) run_forward<float>(g, q, k, v, table, window.data_ptr<int64_t>(), kv, scale, o, lse);
-  else if (q.scalar_type() == at::kDouble) run_forward<double>(g, q, k, v, table, window.data_ptr<int64_t>(), kv, scale, o, lse);
+  const auto run = [&](auto zero) {
+    using T = decltype(zero);
+    run_forward<T>(g, q, k, v, table, window.data_ptr<int64_t>(), data_or_null<uint8_t>(keyvalid), data_or_null<T>(beta),
+                   scale, o, lse);
+  };
+  if (q.scalar_type() == at::kFloat) run(0.f);
+  else if (q.scalar_type() == at::kDouble) run(0.);
   else TORCH_CHECK(false, "local_forward supports float32 and float64, got ", q.scalar_type());
   return {o, lse};
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> local_backward(const at::Tensor& dout, const at::Tensor& q,
-    const at::Tensor& k, const at::Tensor& v, const at::Tensor& o, const at::Tensor& lse, const at::Tensor& table,
-    const at::Tensor& window, const at::Tensor& keyvalid, bool causal, double scale, int64_t chunk, bool table_grad) {
-  const Shape g = shape_of(q, k, v, table, window, keyvalid, causal, chunk);
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> local_backward(const at::Tensor& dout,
+    const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& o, const at::Tensor& lse,
+    const at::Tensor& table, const at::Tensor& window, const at::Tensor& keyvalid, const at::Tensor& beta, bool causal,
+    double scale, int64_t chunk, bool table_grad) {
+  const Shape g = shape_of(q, k, v, table, window, keyvalid, beta, causal, chunk);
   TORCH_CHECK(o.sizes() == v.sizes() && rows_contiguous(o) && lse.is_contiguous() && lse.numel() == g.BH * g.T &&
               o.scalar_type() == q.scalar_type() && lse.scalar_type() == q.scalar_type(), "o and lse must be the forward's");
   TORCH_CHECK(dout.sizes() == o.sizes() && rows_contiguous(dout) && dout.scalar_type() == q.scalar_type(),
               "dout must be shaped like the output, with its dtype and a contiguous last dimension");
   // dQ is written whole and dK, dV are zeroed in the loop: fresh memory is first touched by the thread that uses it
-  auto dq = fresh_like(q), dk = fresh_like(k), dv = fresh_like(v), dtable = at::zeros_like(table);
-  const uint8_t* kv = keyvalid.numel() ? keyvalid.data_ptr<uint8_t>() : nullptr;
-  if (q.scalar_type() == at::kFloat)
-    run_backward<float>(g, dout, q, k, v, o, lse, table, window.data_ptr<int64_t>(), kv, scale, table_grad, dq, dk, dv, dtable);
-  else if (q.scalar_type() == at::kDouble)
-    run_backward<double>(g, dout, q, k, v, o, lse, table, window.data_ptr<int64_t>(), kv, scale, table_grad, dq, dk, dv, dtable);
+  // contiguous gradients: autograd adds another branch's gradient into a contiguous one in place, not into a copy
+  auto dq = fresh(q.sizes(), q.options()), dk = fresh(k.sizes(), k.options()), dv = fresh(v.sizes(), v.options());
+  auto dtable = at::zeros_like(table);
+  auto dbeta = at::empty_like(beta);   // written whole (each (b,h) by its task); empty without beta
+  const auto run = [&](auto zero) {
+    using T = decltype(zero);
+    run_backward<T>(g, dout, q, k, v, o, lse, table, window.data_ptr<int64_t>(), data_or_null<uint8_t>(keyvalid),
+                    data_or_null<T>(beta), scale, table_grad, dq, dk, dv, dtable, dbeta);
+  };
+  if (q.scalar_type() == at::kFloat) run(0.f);
+  else if (q.scalar_type() == at::kDouble) run(0.);
   else TORCH_CHECK(false, "local_backward supports float32 and float64, got ", q.scalar_type());
-  return {dq, dk, dv, dtable};
+  return {dq, dk, dv, dtable, dbeta};
 }
 
 }  // namespace
 
 TORCH_LIBRARY(aha_local, m) {
-  m.def("forward(Tensor q, Tensor k, Tensor v, Tensor table, Tensor window, Tensor keyvalid, bool causal, "
+  m.def("forward(Tensor q, Tensor k, Tensor v, Tensor table, Tensor window, Tensor keyvalid, Tensor beta, bool causal, "
         "float scale, int chunk) -> (Tensor, Tensor)");
   m.def("backward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor table, Tensor window, "
-        "Tensor keyvalid, bool causal, float scale, int chunk, bool table_grad) -> (Tensor, Tensor, Tensor, Tensor)");
+        "Tensor keyvalid, Tensor beta, bool causal, float scale, int chunk, bool table_grad) "
+        "-> (Tensor, Tensor, Tensor, Tensor, Tensor)");
 }
 TORCH_LIBRARY_IMPL(aha_local, CPU, m) {
   m.impl("forward", &local_forward);
@@ -611,19 +648,20 @@ def _rows(x:Tensor)->Tensor:
 class _Operator(torch.autograd.Function):
     "The compiled operator's forward and backward, on (B,H,T,E) tensors and the (B·H, 2W+1) offset table."
     @staticmethod
-    def forward(ctx, q, k, v, table, window, keyvalid, causal:bool, scale:float, chunk:int):
-        o, lse = cpu_operator().forward(q, k, v, table, window, keyvalid, causal, scale, chunk)
-        ctx.save_for_backward(q, k, v, o, lse, table, window, keyvalid)
+    def forward(ctx, q, k, v, table, window, keyvalid, beta, causal:bool, scale:float, chunk:int):
+        o, lse = cpu_operator().forward(q, k, v, table, window, keyvalid, beta, causal, scale, chunk)
+        ctx.save_for_backward(q, k, v, o, lse, table, window, keyvalid, beta)
         ctx.opts = causal, scale, chunk
         return o
 
     @staticmethod
     @once_differentiable
     def backward(ctx, do):
-        q, k, v, o, lse, table, window, keyvalid = ctx.saved_tensors
-        dq, dk, dv, dtable = cpu_operator().backward(_rows(do), q, k, v, o, lse, table, window, keyvalid, *ctx.opts,
-                                                     ctx.needs_input_grad[3])
-        return dq, dk, dv, dtable if ctx.needs_input_grad[3] else None, *[None] * 5
+        q, k, v, o, lse, table, window, keyvalid, beta = ctx.saved_tensors
+        dq, dk, dv, dtable, dbeta = cpu_operator().backward(_rows(do), q, k, v, o, lse, table, window, keyvalid, beta,
+                                                            *ctx.opts, ctx.needs_input_grad[3])
+        table_grad, beta_grad = ctx.needs_input_grad[3], ctx.needs_input_grad[6]
+        return dq, dk, dv, dtable if table_grad else None, None, None, dbeta if beta_grad else None, None, None, None
 
 def operator_applies(q:Tensor, a:LocalInputs, need_entropy:bool=False)->bool:
     "Whether the compiled operator computes this call: CPU, float32/64, per-(b,h) options, no entropy, and built."
@@ -634,10 +672,10 @@ def operator_applies(q:Tensor, a:LocalInputs, need_entropy:bool=False)->bool:
 def operator_attention(q:Tensor, k:Tensor, v:Tensor, a:LocalInputs, W:int, chunk:int=_CHUNK)->Tensor:
     "Local attention (B,H,T,E) through the compiled operator; `W` >= every window (a Python int)."
     B, H = q.shape[:2]
-    if a.beta is not None: q = q * a.beta[:, :, None, None]                      # the sharpness scales q·k; the table has the bias's share
-    table = offset_table(a, W, q.dtype).reshape(B * H, 2 * W + 1).contiguous()
+    table = offset_table(a, W, q.dtype).reshape(B * H, 2 * W + 1).contiguous()   # the bias's share of beta is in here
     keyvalid = (q.new_empty(0, dtype=torch.uint8) if a.key_padding_mask is None
                 else (~a.key_padding_mask).to(torch.uint8).contiguous())
+    beta = q.new_empty(0) if a.beta is None else a.beta.expand(B, H).reshape(B * H).contiguous()   # scales q·k
     # q, k, v as they come (views of the layer's projection are not copied); the output follows v's layout
-    return _Operator.apply(_rows(q), _rows(k), _rows(v), table, a.window.reshape(-1).contiguous(), keyvalid, a.causal,
-                           a.scale, chunk)
+    return _Operator.apply(_rows(q), _rows(k), _rows(v), table, a.window.reshape(-1).contiguous(), keyvalid, beta,
+                           a.causal, a.scale, chunk)

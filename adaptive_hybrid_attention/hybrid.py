@@ -122,7 +122,7 @@ def pool_keys(
     "Average keys over groups of `stride` frames, ignoring padded frames."
     B, H, S, E = k.shape
     if key_padding_mask is None and S % stride == 0:                       # whole groups, nothing to leave out: one read
-        return k.unflatten(2, (S // stride, stride)).mean(3), None
+        return k.unflatten(2, (S // stride, stride)).sum(3) / stride, None   # sum: its gradient is a broadcast view
     n = -(-S // stride)
     valid = torch.ones(B, S, dtype=k.dtype, device=k.device) if key_padding_mask is None else (~key_padding_mask).to(k.dtype)
     valid = F.pad(valid, (0, n * stride - S)).view(B, 1, n, stride, 1)     # padding to a whole group counts as invalid
@@ -177,9 +177,12 @@ def _local_kwargs(self:AdaptiveHybridAttention, span:dict, key_padding_mask:Tens
 @patch
 def _fuse(self:AdaptiveHybridAttention, local:Tensor, g:Tensor)->Tensor:
     "Combine the local (B,T,D) and global (B,T,D) outputs into y (B,T,D)."
-    both = torch.cat([local, g], dim=-1)                                   # (B,T,2D)
-    if self.gate_out is None: return self.fuse(both)
-    gate = torch.sigmoid(self.fuse(both))
+    # fuse([local; g]) as two products summed into one output: no (B,T,2D) concatenation to write and read back
+    W = self.fuse.weight                                                   # (D, 2D) = [W_local | W_global]
+    y = F.linear(g.flatten(0, 1), W[:, self.dim:], self.fuse.bias)      # 2-D, so that the sum goes in place
+    y = y.addmm_(local.flatten(0, 1), W[:, :self.dim].t()).view_as(g)
+    if self.gate_out is None: return y
+    gate = torch.sigmoid(y)
     return self.gate_out(gate * local + (1 - gate) * g)
 
 # %% ../nbs/05_hybrid.ipynb #4d2c9e10

@@ -59,7 +59,8 @@ def masked_mean(
     dim:int=1, # the time dimension of `x`
 )->Tensor: # `x` averaged over its valid frames, `dim` removed
     "Mean of `x` over time, ignoring padded frames; zeros for a fully padded row."
-    if key_padding_mask is None: return x.mean(dim)
+    # a sum's gradient is a broadcast view, a mean's a fresh (B,T,...) tensor: this saves one full-size buffer in backward
+    if key_padding_mask is None: return x.sum(dim) / x.shape[dim]
     dim = dim % x.dim()
     valid = (~key_padding_mask).to(x.dtype)
     valid = valid.view(valid.shape[0], *([1] * (dim - 1)), valid.shape[1], *([1] * (x.dim() - dim - 1)))
@@ -118,7 +119,8 @@ def project_qkv(
     "Queries, keys and values of `x`, split into heads."
     B, T, _ = x.shape
     qkv = in_proj(x).view(B, T, 3, n_heads, -1)             # (B,T,3,H,E)
-    return qkv.permute(2, 0, 3, 1, 4).unbind(0)             # 3 x (B,H,T,E)
+    # unbinding the projection's own axis lets backward stack the three gradients straight into its (B,T,3,H,E) layout
+    return tuple(t.transpose(1, 2) for t in qkv.unbind(2))  # 3 x (B,H,T,E), views
 
 # %% ../nbs/05a_utils.ipynb #a88e535f
 @torch.no_grad()
