@@ -12,8 +12,8 @@ from torch.autograd.function import once_differentiable
 from .local_reference import LocalInputs
 
 # %% auto #0
-__all__ = ['cpu_operator', 'use_cpu_operator', 'offset_terms', 'window_allows', 'offset_table', 'operator_applies',
-           'operator_attention']
+__all__ = ['cpu_operator', 'operator_pool_limit', 'use_cpu_operator', 'offset_terms', 'window_allows', 'offset_table',
+           'operator_applies', 'operator_attention']
 
 # %% ../nbs/01c_cpu_operator.ipynb #c0a1b2c9
 _SOURCE = r'''
@@ -26,11 +26,15 @@ _SOURCE = r'''
 #include <ATen/core/Tensor.h>
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
+#include <c10/core/Allocator.h>
 #include <torch/library.h>
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <deque>
 #include <limits>
+#include <mutex>
 #include <vector>
 #ifdef __linux__
 #include <sys/mman.h>
@@ -459,19 +463,87 @@ void run_backward(const Shape& g, const at::Tensor& dout, const at::Tensor& q, c
   });
 }
 
-// A fresh contiguous tensor whose whole 2 MiB stretches are advised onto transparent huge pages (Linux): a new
-// 32 MiB tensor otherwise takes 8192 page faults on first touch, which on some hosts cost as much as a narrow
-// window's forward.
-at::Tensor fresh(at::IntArrayRef sizes, const at::TensorOptions& options) {
-  at::Tensor t = at::empty(sizes, options);
+// Memory for the operator's outputs and gradients, kept for reuse once their tensors are freed. PyTorch's CPU
+// allocator hands large blocks back to the system at once, so every call would start on fresh pages, each costing a
+// page fault on first touch (8192 for 32 MiB with 4 KiB pages: on some hosts more than a narrow window's forward).
+// Blocks are whole 2 MiB stretches, advised onto transparent huge pages (Linux); at most `limit` bytes are held while
+// unused (AHA_CPU_POOL_MB, default 512 MiB; 0 keeps none). Allocations and frees are reported to PyTorch's profiler
+// as its own allocator reports them.
+class BlockPool {
+ public:
+  static BlockPool& instance() {   // never destroyed: a tensor may be freed after static destructors ran
+    static BlockPool* pool = new BlockPool();
+    return *pool;
+  }
+  at::Tensor empty(at::IntArrayRef sizes, const at::TensorOptions& options) {
+    const size_t nbytes = c10::multiply_integers(sizes) * options.dtype().itemsize();
+    if (nbytes < kMin) return at::empty(sizes, options);
+    const size_t bytes = (nbytes + kHuge - 1) / kHuge * kHuge;
+    void* p = take(bytes);
+    if (!p) return at::empty(sizes, options);
+    report(p, int64_t(nbytes));
+    return at::from_blob(p, sizes, [this, bytes, nbytes](void* q) { report(q, -int64_t(nbytes)); give(q, bytes); }, options);
+  }
+  int64_t set_limit(int64_t mib) {   // mib < 0: only read
+    std::lock_guard<std::mutex> lock(mutex_);
+    const int64_t before = int64_t(limit_ >> 20);
+    if (mib >= 0) limit_ = size_t(mib) << 20, trim();
+    return before;
+  }
+
+ private:
+  static constexpr size_t kHuge = size_t(2) << 20, kMin = size_t(1) << 20;   // smaller tensors: PyTorch's allocator
+  struct Block { void* ptr; size_t bytes; };
+  std::mutex mutex_;
+  std::deque<Block> free_;   // oldest first
+  size_t held_ = 0, limit_;
+  std::atomic<int64_t> in_use_{0};
+
+  BlockPool() {
+    const char* env = std::getenv("AHA_CPU_POOL_MB");
+    limit_ = size_t(env ? std::max(0L, std::atol(env)) : 512) << 20;
+  }
+  void* take(size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto best = free_.end();   // the smallest held block that fits, if it is at most a quarter larger
+      for (auto it = free_.begin(); it != free_.end(); ++it)
+        if (it->bytes >= bytes && it->bytes <= bytes + bytes / 4 && (best == free_.end() || it->bytes < best->bytes)) best = it;
+      if (best != free_.end()) {
+        void* p = best->ptr;
+        held_ -= best->bytes;
+        free_.erase(best);
+        return p;
+      }
+    }
+    void* p = nullptr;
+    if (posix_memalign(&p, kHuge, bytes) != 0) return nullptr;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr uintptr_t huge = uintptr_t(2) << 20;
-  const uintptr_t start = reinterpret_cast<uintptr_t>(t.data_ptr());
-  const uintptr_t begin = (start + huge - 1) & ~(huge - 1), end = (start + t.nbytes()) & ~(huge - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);   // advice: failing is harmless
+    madvise(p, bytes, MADV_HUGEPAGE);   // advice: failing is harmless
 #endif
-  return t;
-}
+    return p;
+  }
+  void give(void* p, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.push_back({p, bytes});
+    held_ += bytes;
+    trim();
+  }
+  void trim() {   // with the lock held: free the oldest blocks beyond the limit
+    while (held_ > limit_ && !free_.empty()) {
+      std::free(free_.front().ptr);
+      held_ -= free_.front().bytes;
+      free_.pop_front();
+    }
+  }
+  void report(void* p, int64_t delta) {
+    const int64_t now = in_use_ += delta;
+    c10::reportMemoryUsageToProfiler(p, delta, size_t(now), size_t(now), c10::Device(c10::DeviceType::CPU));
+  }
+};
+
+// A fresh contiguous tensor from the pool.
+at::Tensor fresh(at::IntArrayRef sizes, const at::TensorOptions& options) { return BlockPool::instance().empty(sizes, options); }
 
 // A fresh tensor shaped like x, its dimensions laid out in the order of x's strides: the output for a view of the
 // layer's (B,T,3,H,E) projection is a (B,T,H,E) tensor, so merging its heads is a view.
@@ -561,6 +633,8 @@ TORCH_LIBRARY(aha_local, m) {
   m.def("backward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor table, Tensor window, "
         "Tensor keyvalid, Tensor beta, bool causal, float scale, int chunk, bool table_grad) "
         "-> (Tensor, Tensor, Tensor, Tensor, Tensor)");
+  // MiB of freed outputs kept for reuse: sets the limit (a negative value only reads it), returns the one before
+  m.def("pool_limit(int mib) -> int", [](int64_t mib) { return BlockPool::instance().set_limit(mib); });
 }
 TORCH_LIBRARY_IMPL(aha_local, CPU, m) {
   m.impl("forward", &local_forward);
@@ -605,6 +679,12 @@ def cpu_operator():
     "The compiled operator (`torch.ops.aha_local`), or None when it is switched off or cannot be built."
     if not _enabled or os.environ.get('AHA_CPU_OPERATOR', '1') == '0': return None
     return _build()
+
+def operator_pool_limit(mib:int|None=None)->int|None:
+    "MiB of freed operator outputs kept for reuse (`AHA_CPU_POOL_MB`, default 512); sets it to `mib` if given and returns the limit before. None without the operator."
+    if mib is not None and (not isinstance(mib, int) or mib < 0): raise ValueError(f"mib must be an int >= 0 or None, got {mib!r}")
+    op = cpu_operator()
+    return None if op is None else op.pool_limit(-1 if mib is None else mib)
 
 @contextlib.contextmanager
 def use_cpu_operator(enabled:bool=True):
