@@ -38,8 +38,6 @@ def _verify_options(self):
     check_choice(self.temperature, 'temperature', TEMPERATURE_SCHEDULES)
     check_choice(self.fusion, 'fusion', FUSIONS)
     check_choice(self.local_backend, 'local_backend', LOCAL_BACKENDS)
-    if self.causal and self.local_backend == 'triton':
-        raise ValueError("local_backend 'triton' takes one window per sample and head; a causal layer needs one per frame: use 'torch'")
     for name in ('ramp', 'span_penalty'):
         if getattr(self, name) < 0: raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
     if not 0 <= self.dropout < 1: raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")

@@ -51,7 +51,7 @@ def _stream_local(self:AdaptiveHybridAttention, q:Tensor, state:AHAStream, span:
     k, v, P = state.k[:, :, start:], state.v[:, :, start:], state.frames - start   # (B,H,P,E) tail + chunk
     pad = lambda x, value: F.pad(x, (P - C, 0), value=value)                     # rows for the tail: unused
     kw = self._local_kwargs({**span, 'span': pad(span['span'], 0.), 'sharpness': pad(span['sharpness'], 1.)}, ~state.valid[:, start:])
-    return local_attention(F.pad(q, (0, 0, P - C, 0)), k, v, pad(span['window'], 0), **kw)[:, :, P - C:]
+    return local_attention(F.pad(q, (0, 0, P - C, 0)), k, v, pad(span['window'], 0), backend=cfg.local_backend, **kw)[:, :, P - C:]
 
 # %% ../nbs/05b_causal.ipynb #7b243697
 @patch
