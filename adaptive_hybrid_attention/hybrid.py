@@ -178,7 +178,8 @@ def _fuse(self:AdaptiveHybridAttention, local:Tensor, g:Tensor)->Tensor:
     # fuse([local; g]) as two products summed into one output: no (B,T,2D) concatenation to write and read back
     W = self.fuse.weight                                                   # (D, 2D) = [W_local | W_global]
     y = F.linear(g.flatten(0, 1), W[:, self.dim:], self.fuse.bias)      # 2-D, so that the sum goes in place
-    y = y.addmm_(local.flatten(0, 1), W[:, :self.dim].t()).view_as(g)
+    # autocast does not cast for in-place ops: the second product takes the dtype the first one got (no-op in fp32)
+    y = y.addmm_(local.flatten(0, 1).to(y.dtype), W[:, :self.dim].t().to(y.dtype)).view_as(g)
     if self.gate_out is None: return y
     gate = torch.sigmoid(y)
     return self.gate_out(gate * local + (1 - gate) * g)
