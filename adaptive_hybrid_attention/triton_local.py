@@ -620,12 +620,15 @@ def benchmark_gpu(
 
 # %% ../nbs/01b_triton.ipynb #0000003a
 def _mixed(T, windows, B, H, E, dtype, device, repeats)->dict:
-    "Median seconds of the kernel on a batch with one window per (b,h) drawn from `windows`, and all at the largest."
+    "Median seconds of the kernel on a batch with one window per (b,h) drawn from `windows`, the same given per query, and all at the largest."
     from adaptive_hybrid_attention.bench import interleave
     g = torch.Generator().manual_seed(0)
     w = torch.tensor(windows)[torch.randint(len(windows), (B, H), generator=g)].to(device)    # (B,H)
     q, k, v = (torch.randn(B, H, T, E, device=device, dtype=dtype).requires_grad_() for _ in range(3))
-    mk = lambda q, k, v: {'mixed': lambda: triton_local_attention(q, k, v, w), f'all at {max(windows)}': lambda: triton_local_attention(q, k, v, max(windows))}
+    per_query = w[..., None].expand(B, H, T)                      # the causal layer's path, here with the same work
+    mk = lambda q, k, v: {'mixed': lambda: triton_local_attention(q, k, v, w),
+                          'mixed, per query': lambda: triton_local_attention(q, k, v, per_query),
+                          f'all at {max(windows)}': lambda: triton_local_attention(q, k, v, max(windows))}
     return dict(T=T, windows=w.tolist(), fwd_s=interleave(mk(q.detach(), k.detach(), v.detach()), repeats, False, device),
                 fwdbwd_s=interleave(mk(q, k, v), repeats, True, device))
 
@@ -647,11 +650,11 @@ def _report_md(res:dict)->str:
             f"## Kernel (TFLOP/s of the band's useful work; dense: all T² pairs)\n\n{bench}\n\n"
             f"## Mixed windows (T={m['T']}, one window per (b,h))\n\n{mixed}\n\nNot measured (time budget): {res['bench']['skipped']}\n")
 
-def gpu_report(out_dir='nbs/bench_results', device='cuda', budget_s:float=420., **bench_kw)->Path:
-    "Property checks, then the benchmark in what is left of `budget_s`; written to `out_dir`/triton_gpu.json and .md."
+def gpu_report(out_dir='nbs/bench_results', device='cuda', budget_s:float=420., checks=GPU_CHECKS, **bench_kw)->Path:
+    "Property checks, then the benchmark (`benchmark_gpu`'s options) in what is left of `budget_s`; written to `out_dir`/triton_gpu.json and .md."
     from adaptive_hybrid_attention.bench import machine_info
     start = time.perf_counter()
-    res = dict(machine=machine_info(device), checks=gpu_property_checks(device=device))
+    res = dict(machine=machine_info(device), checks=gpu_property_checks(checks, device))
     res['bench'] = benchmark_gpu(device=device, budget_s=budget_s - (time.perf_counter() - start), **bench_kw)
     out = Path(out_dir)
     write_atomic(out / 'triton_gpu.json', json.dumps(res, indent=1, default=str))
