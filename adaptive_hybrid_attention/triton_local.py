@@ -45,7 +45,8 @@ def _kernels(ref:Tensor)->bool:
     return interpreted
 
 # %% ../nbs/01b_triton.ipynb #0000000a
-def _key_range(m0, offs_m, w, first_pad, n_valid, BN:tl.constexpr, CAUSAL:tl.constexpr, PER_QUERY:tl.constexpr):
+def _key_range(m0, offs_m, w, first_pad, n_valid, BM:tl.constexpr, BN:tl.constexpr, CAUSAL:tl.constexpr,
+               PER_QUERY:tl.constexpr):
     "Key blocks of the queries `offs_m` (from `m0`): masked `[lo, a)`, unmasked `[a, b)`, masked `[b, hi)`."
     # row i needs the keys [i - w_i, i + w_i] (causal: [i - w_i, i]); the bounds of these bands over the block's rows:
     if PER_QUERY:
@@ -53,8 +54,8 @@ def _key_range(m0, offs_m, w, first_pad, n_valid, BN:tl.constexpr, CAUSAL:tl.con
         if CAUSAL: last = offs_m
         first_min, first_max, last_min, last_max = tl.min(first, 0), tl.max(first, 0), tl.min(last, 0), tl.max(last, 0)
     else:                                     # one w: the same bounds in closed form (reductions cost registers)
-        first_min, first_max, last_min, last_max = m0 - w, m0 + BN - 1 - w, m0 + w, m0 + BN - 1 + w
-        if CAUSAL: last_min, last_max = m0, m0 + BN - 1
+        first_min, first_max, last_min, last_max = m0 - w, m0 + BM - 1 - w, m0 + w, m0 + BM - 1 + w
+        if CAUSAL: last_min, last_max = m0, m0 + BM - 1
     lo = tl.maximum(first_min, 0) // BN * BN
     hi = tl.minimum(n_valid, last_max + 1)
     a = (tl.maximum(first_max, lo) + BN - 1) // BN * BN           # a full block starts where every row's band has
@@ -95,10 +96,13 @@ def _bias_tile(Bias, d, NL):
 def _score(q, k, offs_m, offs_n, key_ok, w, qk_scale, beta, span, ramp, Bias, NL,
            MASKED:tl.constexpr, CAUSAL:tl.constexpr, HAS_BIAS:tl.constexpr, HAS_RAMP:tl.constexpr,
            PER_QUERY:tl.constexpr, PREC:tl.constexpr):
-    "Scores `beta·(scale·q·k + bias[clamp(i-j)]) + log ramp(|i-j|)` of one (BM,BN) tile, -inf outside."
+    "Scores `beta·(scale·q·k + bias[clamp(i-j)]) + log ramp(|i-j|)` of one (BM,BN) tile, -inf outside; offsets; bias tile."
     s = _dot(q, tl.trans(k), beta.dtype, PREC) * _col(qk_scale, PER_QUERY)
     d = offs_m[:, None] - offs_n[None, :]
-    if HAS_BIAS: s += _col(beta, PER_QUERY) * _bias_tile(Bias, d, NL).to(s.dtype)
+    bias = 0.
+    if HAS_BIAS:
+        bias = _bias_tile(Bias, d, NL).to(s.dtype)
+        s += _col(beta, PER_QUERY) * bias
     if HAS_RAMP:
         x = (_col(span, PER_QUERY) + ramp - tl.abs(d).to(s.dtype)) / ramp
         s += tl.where(x > 0, tl.log(tl.where(x > 0, tl.minimum(x, 1.0), 1.0)), float('-inf'))
@@ -106,7 +110,7 @@ def _score(q, k, offs_m, offs_n, key_ok, w, qk_scale, beta, span, ramp, Bias, NL
         if CAUSAL: band = (d >= 0) & (d <= _col(w, PER_QUERY))
         else: band = tl.abs(d) <= _col(w, PER_QUERY)
         s = tl.where(band & key_ok[None, :], s, float('-inf'))
-    return s, d
+    return s, d, bias
 
 # %% ../nbs/01b_triton.ipynb #0000000d
 def _valid(Kpm, offs, T, HAS_KPM:tl.constexpr):
@@ -129,7 +133,7 @@ def _fwd_range(acc, l_i, m_i, q, offs_m, lo, hi, K, V, Kpm, T, E, EV, w, qk_scal
     for n in range(lo, hi, BN):
         offs_n = n + tl.arange(0, BN)
         k, v = _load_rows(K, offs_n, T, E, BE), _load_rows(V, offs_n, T, EV, BEV)
-        s, d = _score(q, k, offs_m, offs_n, _valid(Kpm, offs_n, T, HAS_KPM), w, qk_scale, beta, span, ramp, Bias, NL,
+        s, d, _ = _score(q, k, offs_m, offs_n, _valid(Kpm, offs_n, T, HAS_KPM), w, qk_scale, beta, span, ramp, Bias, NL,
                       MASKED, CAUSAL, HAS_BIAS, HAS_RAMP, PER_QUERY, PREC)
         m_new = tl.maximum(m_i, tl.max(s, 1))
         m_use = tl.where(m_new == float('-inf'), 0., m_new)       # a row with nothing allowed yet
@@ -148,15 +152,11 @@ def _param_ptrs(Win, Beta, Span, bh, T, PER_QUERY:tl.constexpr):
 
 def _row_values(Win, Beta, Span, offs, T, HAS_RAMP:tl.constexpr, PER_QUERY:tl.constexpr):
     "Half-width, inverse temperature and span of the query rows `offs`: (BM,) each per query, else scalars."
-    if PER_QUERY:
-        r = tl.minimum(offs, T - 1)                    # rows past the end repeat the last one
-        w, beta = tl.load(Win + r), tl.load(Beta + r)
-        span = tl.zeros_like(beta)
-        if HAS_RAMP: span = tl.load(Span + r)
-    else:
-        w, beta = tl.load(Win), tl.load(Beta)
-        span = 0.
-        if HAS_RAMP: span = tl.load(Span)
+    r = 0
+    if PER_QUERY: r = tl.minimum(offs, T - 1)          # rows past the end repeat the last one
+    w, beta = tl.load(Win + r), tl.load(Beta + r)
+    span = 0.
+    if HAS_RAMP: span = tl.load(Span + r)
     return w, beta, span
 
 def _fwd_kernel(Q, K, V, O, LSE, Win, Lens, Kpm, Bias, Beta, Span, H, T, E, EV, NL, sbb, sbh, scale, ramp,
@@ -176,7 +176,7 @@ def _fwd_kernel(Q, K, V, O, LSE, Win, Lens, Kpm, Bias, Beta, Span, H, T, E, EV, 
     acc = tl.zeros((BM, BEV), beta.dtype)
     l_i = tl.zeros((BM,), beta.dtype)
     m_i = tl.full((BM,), float('-inf'), beta.dtype)
-    lo, a, b_, hi = _key_range(m0, offs_m, w, first_pad, n_valid, BM, CAUSAL, PER_QUERY)
+    lo, a, b_, hi = _key_range(m0, offs_m, w, first_pad, n_valid, BM, BM, CAUSAL, PER_QUERY)
     acc, l_i, m_i = _fwd_range(acc, l_i, m_i, q, offs_m, lo, a, K, V, Kpm, T, E, EV, w, scale * beta, beta, span, ramp,
                                Bias, NL, True, CAUSAL, HAS_KPM, HAS_BIAS, HAS_RAMP, PER_QUERY, BM, BE, BEV, PREC)
     acc, l_i, m_i = _fwd_range(acc, l_i, m_i, q, offs_m, a, b_, K, V, Kpm, T, E, EV, w, scale * beta, beta, span, ramp,
@@ -201,7 +201,7 @@ def _dkdv_range(dk, dv, k, v, offs_n, key_ok, lo, hi, Q, DO, LSE, Delta, Win, Be
         lse = tl.load(LSE + offs_m, mask=offs_m < T, other=float('inf'))
         delta = tl.load(Delta + offs_m, mask=offs_m < T, other=0.)
         w, beta, span = _row_values(Win, Beta, Span, offs_m, T, HAS_RAMP, PER_QUERY)
-        s, d = _score(q, k, offs_m, offs_n, key_ok, w, scale * beta, beta, span, ramp, Bias, NL,
+        s, d, _ = _score(q, k, offs_m, offs_n, key_ok, w, scale * beta, beta, span, ramp, Bias, NL,
                       MASKED, CAUSAL, HAS_BIAS, HAS_RAMP, PER_QUERY, PREC)
         p = tl.exp(s - lse[:, None])                                # 0 for padded queries (lse = +inf)
         dv += _dot(tl.trans(p).to(do.dtype), do, dv.dtype, PREC)
@@ -266,8 +266,8 @@ def _dq_range(dq, tails, gspan, gbeta, q, do, lse, delta, m0, lo, hi, K, V, Kpm,
     for n in range(lo, hi, BM):
         offs_n = n + tl.arange(0, BM)
         k, v = _load_rows(K, offs_n, T, E, BE), _load_rows(V, offs_n, T, EV, BEV)
-        s, d = _score(q, k, offs_m, offs_n, _valid(Kpm, offs_n, T, HAS_KPM), w, qk_scale, beta, span, ramp, Bias,
-                      NL, MASKED, CAUSAL, HAS_BIAS, HAS_RAMP, PER_QUERY, PREC)
+        s, d, bias = _score(q, k, offs_m, offs_n, _valid(Kpm, offs_n, T, HAS_KPM), w, qk_scale, beta, span, ramp, Bias,
+                            NL, MASKED, CAUSAL, HAS_BIAS, HAS_RAMP, PER_QUERY, PREC)
         p = tl.exp(s - lse[:, None])
         ds = p * (_dot(do, tl.trans(v), dq.dtype, PREC) - delta[:, None])
         dq += _dot(ds.to(k.dtype), k, dq.dtype, PREC)
@@ -282,7 +282,7 @@ def _dq_range(dq, tails, gspan, gbeta, q, do, lse, delta, m0, lo, hi, K, V, Kpm,
                 t = tl.arange(0, 2 * BM)
                 tl.store(Gd + slot * 2 * BM + t, _diagonal_sums(dsb, BM))
         if BETA_GRAD:                      # per query, the bias's share of d beta_i: Σ_j dS_ij bias_ij
-            gbeta += tl.sum(ds * _bias_tile(Bias, d, NL).to(ds.dtype), 1)
+            gbeta += tl.sum(ds * bias, 1)      # the tile `_score` gathered: reloading it spilled more (sm_90, compiled)
         if SPAN_GRAD:
             x = (_col(span, PER_QUERY) + ramp - tl.abs(d).to(ds.dtype)) / ramp   # d log r / d span = 1/(ramp·x) on the slope
             gspan += tl.sum(tl.where((x > 0) & (x <= 1), ds / tl.where(x > 0, x * ramp, 1.), 0.), 1)
@@ -311,7 +311,7 @@ def _dq_kernel(Q, K, V, DO, LSE, Delta, DQ, Gd, Tails, Gspan, Gbeta, Win, Lens, 
     dq = tl.zeros((BM, BE), beta.dtype)
     tails = tl.zeros((2,), beta.dtype)
     gspan, gbeta = tl.zeros((BM,), beta.dtype), tl.zeros((BM,), beta.dtype)
-    lo, a, b_, hi = _key_range(m0, offs_m, w, first_pad, n_valid, BM, CAUSAL, PER_QUERY)
+    lo, a, b_, hi = _key_range(m0, offs_m, w, first_pad, n_valid, BM, BM, CAUSAL, PER_QUERY)
     dq, tails, gspan, gbeta = _dq_range(dq, tails, gspan, gbeta, q, do, lse, delta, m0, lo, a, K, V, Kpm, Gd, T, E, EV, w,
                                         scale * beta, beta, span, ramp, Bias, NL, n_slot, True, CAUSAL, HAS_KPM, HAS_BIAS,
                                         HAS_RAMP, PER_QUERY, BIAS_GRAD, BETA_GRAD, SPAN_GRAD, BM, BE, BEV, PREC)
