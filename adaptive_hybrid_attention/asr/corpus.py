@@ -342,7 +342,8 @@ def synthesize_corpus(cache_dir:str|Path|None=None, # parent folder; default `de
     check_choice(form, 'form', FORMS)
     settings = dict(version=CORPUS_VERSION, chunk=CHUNK, n_train=n_train, n_valid=n_valid, n_test=n_test, seed=seed, fmt=fmt, shard=shard,
                     espeak=_espeak_version(), **({'form': form} if form != 'short' else {}))  # the short corpus keeps its folder
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    # absolute: the audio paths are written relative to the manifests only when they are absolute
+    cache_dir = (Path(cache_dir) if cache_dir is not None else default_cache_dir()).absolute()
     root = cache_dir/f"corpus-{_corpus_key(settings)}"
     paths = {s: root/f'{s}.jsonl' for s in ('train', 'valid', 'test')}
     if all(p.is_file() for p in paths.values()): return paths
