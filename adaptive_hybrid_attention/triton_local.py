@@ -4,7 +4,7 @@
 
 # %% ../nbs/01b_triton.ipynb #00000001
 from __future__ import annotations
-import json, math, time
+import json, math, re, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
@@ -19,7 +19,7 @@ __all__ = ['GPU_CHECKS', 'triton_local_attention', 'RefCase', 'reference_errors'
 
 # %% ../nbs/01b_triton.ipynb #00000006
 _DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-_BUILT = {}                                     # 'interpreted': the mode the kernels were built in
+_BUILT = {}                                     # 'interpreted': the mode the kernels were built in; Triton's 'version'
 
 def _build():
     "Decorate this module's kernel functions `_KERNELS` with `triton.jit`, once; `TRITON_INTERPRET` is read now."
@@ -31,12 +31,16 @@ def _build():
     g['tl'] = triton.language                      # the kernels' `tl`, looked up when they run or compile
     for name in _KERNELS: g[name] = triton.jit(g[name])
     _BUILT['interpreted'] = type(g['_fwd_kernel']).__name__ == 'InterpretedFunction'
+    _BUILT['version'] = tuple(int(x) for x in re.match(r'(\d+)\.(\d+)', triton.__version__).groups())
 
 # %% ../nbs/01b_triton.ipynb #00000007
 def _kernels(ref:Tensor)->bool:
     "Build the kernels on first use and check that `ref`'s device suits them; True when interpreted."
     if not _BUILT: _build()
     interpreted = _BUILT['interpreted']
+    if interpreted and _BUILT['version'] < (3, 7):   # its `range` took the run-time key bounds for arrays until 3.7
+        raise RuntimeError(f"the Triton interpreter needs triton >= 3.7 to run these kernels, found "
+                           f"{'.'.join(map(str, _BUILT['version']))} (compiled kernels, on CUDA, do not use it)")
     if interpreted and ref.device.type != 'cpu':
         raise ValueError(f"the Triton interpreter (TRITON_INTERPRET=1) runs on CPU tensors only, got {ref.device}")
     if not interpreted and ref.device.type != 'cuda':
@@ -386,7 +390,7 @@ def _forward(ctx, q, k, v, bias, beta, span, w, lens, kpm, opts:dict):
     o = torch.empty_like(v)
     lse = torch.empty(B, H, T, dtype=beta.dtype, device=q.device)                   # (B,H,T) fp32 (fp64)
     _fwd_kernel[(-(-T // opts['block']), B * H)](q, k, v, o, lse, *_shared(q, v, w, lens, kpm, bias, beta, span, opts),
-                                                   **_meta(q, v, w, kpm, bias, opts, interpreted))
+                                                   **_meta(q, v, w, kpm, bias, opts, interpreted), num_warps=opts['num_warps'])
     ctx.save_for_backward(q, k, v, o, lse, bias, beta, span, w, lens, kpm)
     ctx.opts = opts
     return o
@@ -420,7 +424,7 @@ def _backward(ctx, do):
     shared, meta = _shared(q, v, w, lens, kpm, bias, beta, span, opts), _meta(q, v, w, kpm, bias, opts, interpreted)
     wb = torch.stack([w.amin(-1), w.amax(-1)] if w.dim() == 3 else [w, w], -1).contiguous()   # (B,H,2) narrowest, widest
     dk, dv = torch.empty_like(k), torch.empty_like(v)
-    _dkdv_kernel[(nb, BH)](q, k, v, do, lse, delta, dk, dv, wb, *shared, **meta)
+    _dkdv_kernel[(nb, BH)](q, k, v, do, lse, delta, dk, dv, wb, *shared, **meta, num_warps=opts['num_warps'])
     per_query, beta_grad = meta['PER_QUERY'], bias is not None and ctx.needs_input_grad[4]
     # the bias table's gradient G serves d rel_bias, and per (b,h) also d beta; per query d beta has its own row sums
     need = dict(BIAS_GRAD=bias is not None and (ctx.needs_input_grad[3] or beta_grad and not per_query),
@@ -431,7 +435,8 @@ def _backward(ctx, do):
     gd = torch.zeros(BH * nb if need['BIAS_GRAD'] else 1, n_slot, 2 * block, **acc)  # per-program diagonal sums
     tails = torch.zeros(BH * nb, 2, **acc)
     gbeta, gspan = (torch.empty(B, H, T, **acc) if need[f] else lse for f in ('BETA_GRAD', 'SPAN_GRAD'))  # per-row sums
-    _dq_kernel[(nb, BH)](q, k, v, do, lse, delta, dq_raw, gd, tails, gspan, gbeta, *shared, n_slot, **need, **meta)
+    _dq_kernel[(nb, BH)](q, k, v, do, lse, delta, dq_raw, gd, tails, gspan, gbeta, *shared, n_slot, **need, **meta,
+                         num_warps=opts['num_warps'])
     G = _table_grad(gd, tails, BH, nb, NL, block).view(B, H, -1) if need['BIAS_GRAD'] else None  # (B,H,2L-1)
     dq = ((beta if per_query else beta[..., None])[..., None] * dq_raw).to(q.dtype)
     return (dq, dk, dv, *_param_grads(ctx, q, dq_raw, bias, beta, span, G, gbeta, gspan), None, None, None, None)
@@ -443,12 +448,16 @@ class _TritonLocal(torch.autograd.Function):
     backward = staticmethod(_backward)
 
 # %% ../nbs/01b_triton.ipynb #00000025
+def _power_of_two(x, name:str, lo:int, hi:int|None=None)->int:
+    "`x` itself, after checking that it is a power of two in `[lo, hi]`."
+    if not isinstance(x, int) or isinstance(x, bool) or x < lo or (hi is not None and x > hi) or x & (x - 1):
+        raise ValueError(f"`{name}` must be a power of two {f'from {lo} to {hi}' if hi else f'>= {lo}'}, got {x!r}")
+    return x
+
 def _check_block(block, dtype, interpreted:bool)->int:
     "Tile size `BM = BN`: a power of two >= 16; by default 16 under the interpreter, on a GPU 64 (16-bit) or 32."
     if block is None: return 16 if interpreted else 64 if dtype in (torch.float16, torch.bfloat16) else 32
-    if not isinstance(block, int) or isinstance(block, bool) or block < 16 or block & (block - 1):
-        raise ValueError(f"`block` must be a power of two >= 16, got {block!r}")
-    return block
+    return _power_of_two(block, 'block', 16)
 
 # %% ../nbs/01b_triton.ipynb #00000026
 def triton_local_attention(
@@ -465,6 +474,7 @@ def triton_local_attention(
     span=None, # (B,H)-broadcastable continuous span z (or (B,H,T) per query), used by the ramp
     ramp:float=0.0, # soft ramp width R (0 = hard window)
     block:int|None=None, # tile size (power of two >= 16); default: see `_check_block`
+    num_warps:int=4, # warps per program of the three kernels (1 to 16; the interpreter ignores it)
 )->Tensor: # (B,H,T,Ev)
     "Sliding-window attention as one FlashAttention-2-style Triton kernel, with the values of `local_attention_reference`."
     a = local_inputs(q, k, v, window, key_padding_mask=key_padding_mask, causal=causal, scale=scale,
@@ -483,7 +493,7 @@ def triton_local_attention(
     z = rows(a.span.to(acc)) if ramp > 0 else None
     kpm = None if key_padding_mask is None else key_padding_mask.to(torch.int8).contiguous()
     opts = dict(scale=float(a.scale), ramp=float(ramp), causal=bool(causal),
-                wmax=wmax, block=_check_block(block, q.dtype, interpreted))
+                wmax=wmax, block=_check_block(block, q.dtype, interpreted), num_warps=_power_of_two(num_warps, 'num_warps', 1, 16))
     return _TritonLocal.apply(q.contiguous(), k.contiguous(), v.contiguous(),
                               None if rel_bias is None else rel_bias.contiguous(), b, z,
                               w.to(torch.int32).contiguous(), _lengths(key_padding_mask, B, T, q), kpm, opts)
@@ -582,7 +592,8 @@ def _methods(q, k, v, w:int, names)->dict:
     from torch.nn.attention import sdpa_kernel, SDPBackend
     def flash():
         with sdpa_kernel(SDPBackend.FLASH_ATTENTION): return F.scaled_dot_product_attention(q, k, v)
-    make = dict(triton=lambda: (lambda: triton_local_attention(q, k, v, w)), banded=lambda: m_banded(q, k, v, w),
+    make = dict(triton=lambda: (lambda: triton_local_attention(q, k, v, w)),
+                triton_8w=lambda: (lambda: triton_local_attention(q, k, v, w, num_warps=8)), banded=lambda: m_banded(q, k, v, w),
                 flex=lambda: m_flex(q, k, v, w), dense_flash=lambda: flash)
     out = {}
     for n in names:
@@ -596,7 +607,7 @@ def benchmark_gpu(
     windows=(64, 128, 256, 512), # half-widths w
     batch:int=2, heads:int=8, dim_head:int=64, # B, H, E
     dtype=torch.bfloat16, device='cuda',
-    methods=('triton', 'flex', 'banded', 'dense_flash'), # dense_flash: SDPA over all T (once per T)
+    methods=('triton', 'triton_8w', 'flex', 'banded', 'dense_flash'), # triton_8w: 8 warps, not 4; dense_flash: SDPA over all T (once per T)
     repeats:int=5, # timed calls per method (median), after one warm-up (and compile)
     budget_s:float=300., # start no new (T, w), nor the mixed batch, after this many seconds
 )->dict: # rows of median seconds and useful TFLOP/s; the mixed-window batch; what was skipped
