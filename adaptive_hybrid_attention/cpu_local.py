@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 from .local_reference import LocalInputs
+from .span import soft_ramp
 
 # %% auto #0
 __all__ = ['cpu_operator', 'operator_pool_limit', 'use_cpu_operator', 'offset_terms', 'window_allows', 'offset_table',
@@ -703,7 +704,7 @@ def offset_terms(D:Tensor, a:LocalInputs, rows, dtype)->Tensor|None:
         add = a.rel_bias[..., D.clamp(-(L - 1), L - 1) + L - 1]                  # (B|1,H|1,*D.shape)
         if a.beta is not None: add = add * rows(a.beta)
     if a.ramp > 0:
-        r = ((rows(a.span) + a.ramp - D.abs().to(dtype)) / a.ramp).clamp(0, 1)
+        r = soft_ramp(D.abs().to(dtype), rows(a.span), a.ramp)
         logr = torch.log(torch.where(r > 0, r, torch.ones_like(r))).masked_fill(r <= 0, float('-inf'))
         add = logr if add is None else add + logr
     return add

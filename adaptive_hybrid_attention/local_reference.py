@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 from .utils import check_window, broadcast_to, per_query_shape
+from .span import soft_ramp
 
 # %% auto #0
 __all__ = ['local_attention_reference', 'LocalInputs', 'local_inputs', 'band_pairs']
@@ -43,7 +44,7 @@ def local_attention_reference(
     if a.beta is not None: s = s * _rows(a.beta)
     p = _masked_softmax(s, allowed)
     if ramp > 0:
-        p = p * ((_rows(a.span) + ramp - d.abs().to(q.dtype)) / ramp).clamp(0, 1)
+        p = p * soft_ramp(d.abs().to(q.dtype), _rows(a.span), ramp)
         p = p / p.sum(-1, keepdim=True).clamp_min(torch.finfo(p.dtype).tiny)
     if key_padding_mask is not None: p = p.masked_fill(key_padding_mask[:, None, :, None], 0.)
     return p @ v, p

@@ -72,7 +72,10 @@ def soft_ramp(
 )->Tensor: # weight multiplier in [0, 1]
     "Soft window `clamp((span + ramp - distance) / ramp, 0, 1)` of adaptive-span attention."
     if ramp <= 0: raise ValueError(f"ramp must be > 0 for a soft window, got {ramp}")
-    return ((span + ramp - distance) / ramp).clamp(0, 1)
+    x = (span + ramp - distance) / ramp
+    # `clamp` would do, but its derivative at the bounds changed between PyTorch versions (1 in 2.11, 0 in 2.14):
+    # here the slope is (0, 1], its top end included as in the kernels, on every version; NaN stays NaN
+    return torch.where(x <= 0, 0., torch.where(x > 1, 1., x))
 
 # %% ../nbs/00_span.ipynb #519f463b
 def span_penalty(
