@@ -660,8 +660,9 @@ def _quiet_cpp_extension():
 @lru_cache(maxsize=None)
 def _build():
     "Compile (or load from torch's extension cache) the operator once per process; None, with one warning, if that fails."
-    # -march=native: a cache shared by machines of different vector ISAs must not hand one's build to another
-    stamp = [_SOURCE, *_FLAGS, torch.__version__, torch.backends.cpu.get_cpu_capability()]
+    # -march=native: a cache shared by machines of different vector ISAs must not hand one's build to another;
+    # torch's folder: two environments with the same torch would otherwise rebuild over each other's include paths
+    stamp = [_SOURCE, *_FLAGS, torch.__version__, torch.backends.cpu.get_cpu_capability(), os.path.dirname(torch.__file__)]
     key = hashlib.sha1('\n'.join(stamp).encode()).hexdigest()[:12]
     try:
         with _quiet_cpp_extension():

@@ -58,7 +58,8 @@ def span_window(
     if ramp < 0: raise ValueError(f"ramp must be >= 0, got {ramp}")
     z = s * max_span
     upper = max_span + math.ceil(ramp)
-    w = torch.ceil(z + ramp).clamp(min_window, upper).long()
+    # a NaN scale (NaN inputs or weights) takes the narrowest window: the output is NaN either way, not an index error
+    w = torch.ceil(z + ramp).nan_to_num(nan=min_window).clamp(min_window, upper).long()
     if valid_len is not None:
         cap = valid_len.to(w.device).long().view(-1, *([1] * (w.dim() - 1))).clamp(min=min_window)
         w = torch.minimum(w, cap)

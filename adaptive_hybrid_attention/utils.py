@@ -118,7 +118,7 @@ def project_qkv(
 )->tuple[Tensor, Tensor, Tensor]: # q, k, v, each (B,H,T,E)
     "Queries, keys and values of `x`, split into heads."
     B, T, _ = x.shape
-    qkv = in_proj(x).view(B, T, 3, n_heads, -1)             # (B,T,3,H,E)
+    qkv = in_proj(x).view(B, T, 3, n_heads, in_proj.out_features // (3 * n_heads))   # (B,T,3,H,E); B or T may be 0
     # unbinding the projection's own axis lets backward stack the three gradients straight into its (B,T,3,H,E) layout
     return tuple(t.transpose(1, 2) for t in qkv.unbind(2))  # 3 x (B,H,T,E), views
 

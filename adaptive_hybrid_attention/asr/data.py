@@ -16,8 +16,8 @@ from .features import LogMel, load_audio, frame_lengths, SAMPLE_RATE, N_MELS
 from .io import atomic_write, one_thread
 
 # %% auto #0
-__all__ = ['CharVocab', 'ManifestEntries', 'read_manifest', 'write_manifest', 'SpeechDataset', 'collate', 'LengthBatchSampler',
-           'librispeech_manifest']
+__all__ = ['FEATURES_VERSION', 'CharVocab', 'ManifestEntries', 'read_manifest', 'write_manifest', 'SpeechDataset', 'collate',
+           'LengthBatchSampler', 'librispeech_manifest']
 
 # %% ../../nbs/asr/02_data.ipynb #865638b9
 class CharVocab:
@@ -181,10 +181,12 @@ def _featurize(self:SpeechDataset, e:dict)->Tensor: # (T,80) float32
     return self.frontend(wav)
 
 # %% ../../nbs/asr/02_data.ipynb #803fc2b7
+FEATURES_VERSION = 2  # bump when featurising computes or keeps something else (2: audio with NaN samples is skipped)
+
 @patch
 def _cache_key(self:SpeechDataset)->str:
     "Hash of the entries (paths, sizes, modification times) and the front-end settings."
-    h = hashlib.sha1(repr((N_MELS, self.frontend.n_fft, self.frontend.hop_length, self.max_duration)).encode())
+    h = hashlib.sha1(repr((FEATURES_VERSION, N_MELS, self.frontend.n_fft, self.frontend.hop_length, self.max_duration)).encode())
     for e in self.entries:
         try: st = os.stat(e['audio_filepath']); size, mtime = st.st_size, st.st_mtime_ns
         except OSError: size = mtime = -1  # reported when featurising

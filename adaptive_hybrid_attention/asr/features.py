@@ -34,6 +34,7 @@ def load_audio(path:str|Path, # WAV/FLAC file
     try: x, sr = sf.read(str(path), dtype='float32', always_2d=True)  # (N,C)
     except Exception as e: raise ValueError(f"{path}: cannot read audio ({e})") from None
     if x.shape[0] == 0: raise ValueError(f"{path}: audio file is empty (zero samples)")
+    if not np.isfinite(x).all(): raise ValueError(f"{path}: audio holds NaN or infinite samples")   # float WAVs can
     wav = torch.from_numpy(np.ascontiguousarray(x.mean(axis=1)))  # (N,)
     if sr != sample_rate: wav = AF.resample(wav, sr, sample_rate)
     return wav

@@ -29,11 +29,11 @@ from .metrics import error_summary, format_table
 from . import viz
 
 # %% auto #0
-__all__ = ['AHA_FLAGS', 'STATS', 'check_range', 'TrainConfig', 'config_parser', 'config_from_args', 'write_json', 'write_jsonl',
-           'save_checkpoint', 'rank_world', 'resolve_device', 'init_distributed', 'barrier', 'broadcast_from_rank0',
-           'max_duration', 'load_datasets', 'make_lexicon', 'build_model', 'lr_factor', 'Evaluation', 'evaluate',
-           'attention_flops', 'load_checkpoint', 'model_from_checkpoint', 'TrainState', 'Clock', 'Trainer', 'train',
-           'train_cli', 'evaluate_manifest', 'eval_cli']
+__all__ = ['AHA_FLAGS', 'STATS', 'MAX_SKIPPED', 'check_range', 'TrainConfig', 'config_parser', 'config_from_args', 'write_json',
+           'write_jsonl', 'save_checkpoint', 'rank_world', 'resolve_device', 'init_distributed', 'barrier',
+           'broadcast_from_rank0', 'max_duration', 'load_datasets', 'make_lexicon', 'build_model', 'lr_factor',
+           'Evaluation', 'evaluate', 'attention_flops', 'load_checkpoint', 'model_from_checkpoint', 'TrainState',
+           'Clock', 'Trainer', 'train', 'train_cli', 'evaluate_manifest', 'eval_cli']
 
 # %% ../../nbs/asr/08_train.ipynb #0e3704c8
 _CHECKS = {'>0': (lambda v: v > 0, 'must be > 0'), '>=0': (lambda v: v >= 0, 'must be >= 0'),
@@ -164,7 +164,8 @@ def rank_world()->tuple[int, int]:
 def resolve_device(device:str='auto')->torch.device:
     "`'auto'` picks CUDA when available; under DDP each process takes its `LOCAL_RANK` GPU."
     if device == 'auto': device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    dev = torch.device(device)
+    try: dev = torch.device(device)
+    except RuntimeError: raise ValueError(f"device={device!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
     if dev.type == 'cuda':
         if not torch.cuda.is_available(): raise ValueError(f"device={device!r}: CUDA is not available on this machine")
         if dev.index is None: dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
@@ -349,6 +350,7 @@ class TrainState:
     epoch:int=0                # epochs completed
     total:int|None=None        # planned steps (None until the time budget's pace is known)
     history:list=field(default_factory=list)  # one record per epoch
+    skipped:int=0              # steps in a row whose gradient was not finite (their update skipped)
 
 @dataclass
 class Clock:
@@ -428,6 +430,8 @@ def setup(cls:Trainer, cfg:TrainConfig, log=None, progress:bool=True)->Trainer:
                loader=loader, augment=SpecAugment().to(dev), log=say, bars=bars)
 
 # %% ../../nbs/asr/08_train.ipynb #65faca15
+MAX_SKIPPED = 10  # steps in a row with a non-finite gradient before training stops
+
 @patch
 def step(self:Trainer, b:dict, # a collated batch
          diagnose:bool=False, # also return the layers' `AHAOutput`s with their entropy
@@ -440,7 +444,14 @@ def step(self:Trainer, b:dict, # a collated batch
     loss = self.model.ctc_loss(out.log_probs, out.lengths, b['tokens'].to(dev), b['token_lens'].to(dev)) + out.span_penalty
     for g in self.opt.param_groups: g['lr'] = self.cfg.lr * lr_factor(s.step, self.cfg.warmup, s.total)
     self.opt.zero_grad(set_to_none=True); loss.backward()
-    nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip); self.opt.step()
+    norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
+    # a NaN or inf gradient (the same on every process: DDP averaged them) would make every weight NaN: skip it
+    if torch.isfinite(norm): self.opt.step(); s.skipped = 0
+    else:
+        s.skipped += 1
+        if s.skipped >= MAX_SKIPPED:
+            raise RuntimeError(f"training diverged: {s.skipped} steps in a row had a NaN or infinite gradient (loss "
+                               f"{loss.item():.4g} at step {s.step}); try a lower --lr or a smaller --clip")
     s.step += 1
     return loss.detach(), (out.layers if diagnose else None)
 
@@ -506,7 +517,9 @@ def run_epoch(self:Trainer)->dict:
         if layers: _collect(stats, layers, subsampled_lengths(b['feat_lens'], self.cfg.causal).to(self.dev))
         self.pace(i); self.report(i, loss, bar)
         if (s.total and s.step >= s.total) or (self.cfg.max_steps and s.step >= self.cfg.max_steps): break
-    return dict(train_loss=torch.stack(losses).mean().item(), stats=_gathered(stats))
+    losses = torch.stack(losses)
+    finite = losses[torch.isfinite(losses)]                           # skipped steps do not count
+    return dict(train_loss=(finite.mean() if len(finite) else losses.mean()).item(), stats=_gathered(stats))
 
 # %% ../../nbs/asr/08_train.ipynb #67dabd16
 def _layer_means(stats:dict)->dict:
