@@ -376,7 +376,20 @@ def _resume_state(cfg:TrainConfig, log)->tuple[TrainConfig, dict|None]:
     ck = load_checkpoint(path)
     known = {f.name for f in fields(TrainConfig)}
     saved = {k: v for k, v in ck['config'].items() if k in known}
+    ignored = _ignored_settings(cfg, saved)
+    if ignored: warnings.warn(f"--resume continues the saved run with its own settings; ignored: {', '.join(ignored)}")
     return TrainConfig(**{**saved, **{k: getattr(cfg, k) for k in _RUNTIME}}), ck
+
+def _ignored_settings(cfg:TrainConfig, saved:dict)->list[str]:
+    "Settings of `cfg` that differ from both their default and the `saved` run's (so were asked for): 'name=new (saved old)'."
+    default, out = TrainConfig(), []
+    for f in fields(TrainConfig):
+        if f.name in _RUNTIME or f.name not in saved: continue
+        new, old, dflt = getattr(cfg, f.name), saved[f.name], getattr(default, f.name)
+        pairs = ([(f'{f.name}.{k}', new[k], old.get(k), dflt.get(k)) for k in new] if isinstance(new, dict) and isinstance(old, dict)
+                 else [(f.name, new, old, dflt)])
+        out += [f'{n}={v!r} (saved {o!r})' for n, v, o, d in pairs if v != o and v != d]
+    return out
 
 def _seed(seed:int, rank:int):
     random.seed(seed); torch.manual_seed(seed + rank)
@@ -412,6 +425,7 @@ def setup(cls:Trainer, cfg:TrainConfig, log=None, progress:bool=True)->Trainer:
     if rank == 0: Path(cfg.out).mkdir(parents=True, exist_ok=True); clean_stale(cfg.out)
     _seed(cfg.seed, rank)
     vocab = CharVocab.from_dict(ck['vocab']) if ck else CharVocab()
+    with torch.device('meta'): build_model(cfg, len(vocab))   # bad model settings fail now, not after the data (no RNG used)
     say("preparing the data" + ('' if cfg.train else ' (the embedded corpus is synthesised once, then cached)'))
     ds, words = load_datasets(cfg, vocab, bars)
     lexicon = make_lexicon(cfg.lexicon, vocab, words, [e['text'] for e in ds['train'].entries])
