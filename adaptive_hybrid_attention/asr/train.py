@@ -112,6 +112,8 @@ def _checked(name:str, typ:type, nullable:bool, check):
     def parse(s:str):
         try: v = None if nullable and s.lower() == 'none' else typ(s)
         except ValueError: raise argparse.ArgumentTypeError(f"expected {'an integer' if typ is int else 'a number'}, got {s!r}") from None
+        if typ is float and v is not None and not math.isfinite(v):   # range checks let NaN through; 'none' means no limit
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {s!r}")
         try: check(v)
         except ValueError as e: raise argparse.ArgumentTypeError(_strip_name(str(e), name)) from None
         return v
@@ -140,16 +142,20 @@ def config_parser(prog:str='aha_train')->argparse.ArgumentParser:
     return p
 
 # %% ../../nbs/asr/08_train.ipynb #f11bd5e2
+def _flag_error(p:argparse.ArgumentParser, e:ValueError, flags:dict):
+    "`p.error` with the message of `e`, under the flag (`flags`: field name -> flag) of the field it starts with."
+    msg = str(e)
+    name = max((n for n in flags if msg.startswith(n)), key=len, default=None)  # the field the message names
+    p.error(f"argument --{flags[name].replace('_', '-')}: {_strip_name(msg, name)}" if name else msg)
+
 def config_from_args(p:argparse.ArgumentParser, args:argparse.Namespace)->TrainConfig:
     "The `TrainConfig` of parsed `args`; invalid combinations end in `p.error` naming the flag."
     d = vars(args).copy()
     aha = {name: d.pop(flag) for name, flag in AHA_FLAGS.items()}
     try: AHAConfig(**aha, causal=d['causal'])
-    except ValueError as e:
-        msg = str(e)
-        name = max((n for n in AHA_FLAGS if msg.startswith(n)), key=len, default=None)  # the field the message names
-        p.error(f"argument --{AHA_FLAGS[name].replace('_', '-')}: {_strip_name(msg, name)}" if name else msg)
-    return TrainConfig(**d, aha=aha)
+    except ValueError as e: _flag_error(p, e, AHA_FLAGS)
+    try: return TrainConfig(**d, aha=aha)
+    except ValueError as e: _flag_error(p, e, {f.name: f.name for f in fields(TrainConfig)})   # e.g. an unknown --corpus
 
 # %% ../../nbs/asr/08_train.ipynb #74aef332
 def write_json(path, obj)->Path: return atomic_write(path, json.dumps(obj, indent=1).encode())
