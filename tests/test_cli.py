@@ -163,7 +163,8 @@ def test_aha_options_reach_the_model_and_the_metrics(corpus, tmp_path):
 @pytest.mark.parametrize('args, want', [
     (['--lr', '-1'], 'argument --lr: must be > 0, got -1'),
     (['--epochs', '0'], 'argument --epochs: must be > 0, got 0'),
-    (['--batch-seconds', 'nan'], 'argument --batch-seconds: must be > 0, got nan'),
+    (['--batch-seconds', 'nan'], "argument --batch-seconds: expected a finite number, got 'nan'"),
+    (['--ramp', 'nan'], "argument --ramp: expected a finite number, got 'nan'"),   # passed the range check before
     (['--ramp', '-1'], 'argument --ramp: must be >= 0, got -1'),
     (['--score-scaling', 'cubic'], 'argument --score-scaling: must be one of'),
     (['--min-window', '40', '--max-span', '8'], 'argument --min-window: must lie in [1, max_span=8], got 40'),
