@@ -353,9 +353,10 @@ def _precision(dtype, interpreted:bool)->str:
     return 'upcast' if interpreted and dtype == torch.bfloat16 else 'tf32'   # ignored for 16-bit inputs
 
 def _meta(q:Tensor, v:Tensor, w:Tensor, kpm, bias, opts:dict, interpreted:bool)->dict:
-    "Compile-time options shared by the three kernels."
+    "Compile-time options shared by the three kernels, and their launch's warps."
     return dict(CAUSAL=opts['causal'], HAS_KPM=kpm is not None, HAS_BIAS=bias is not None, HAS_RAMP=opts['ramp'] > 0,
-                PER_QUERY=w.dim() == 3, BM=opts['block'], BE=_pow2(q.shape[-1]), BEV=_pow2(v.shape[-1]), PREC=_precision(q.dtype, interpreted))
+                PER_QUERY=w.dim() == 3, BM=opts['block'], BE=_pow2(q.shape[-1]), BEV=_pow2(v.shape[-1]), PREC=_precision(q.dtype, interpreted),
+                num_warps=opts['num_warps'])
 
 # %% ../nbs/01b_triton.ipynb #0000001e
 def _shared(q:Tensor, v:Tensor, w, lens, kpm, bias, beta, span, opts:dict)->tuple:
@@ -390,7 +391,7 @@ def _forward(ctx, q, k, v, bias, beta, span, w, lens, kpm, opts:dict):
     o = torch.empty_like(v)
     lse = torch.empty(B, H, T, dtype=beta.dtype, device=q.device)                   # (B,H,T) fp32 (fp64)
     _fwd_kernel[(-(-T // opts['block']), B * H)](q, k, v, o, lse, *_shared(q, v, w, lens, kpm, bias, beta, span, opts),
-                                                   **_meta(q, v, w, kpm, bias, opts, interpreted), num_warps=opts['num_warps'])
+                                                   **_meta(q, v, w, kpm, bias, opts, interpreted))
     ctx.save_for_backward(q, k, v, o, lse, bias, beta, span, w, lens, kpm)
     ctx.opts = opts
     return o
@@ -424,7 +425,7 @@ def _backward(ctx, do):
     shared, meta = _shared(q, v, w, lens, kpm, bias, beta, span, opts), _meta(q, v, w, kpm, bias, opts, interpreted)
     wb = torch.stack([w.amin(-1), w.amax(-1)] if w.dim() == 3 else [w, w], -1).contiguous()   # (B,H,2) narrowest, widest
     dk, dv = torch.empty_like(k), torch.empty_like(v)
-    _dkdv_kernel[(nb, BH)](q, k, v, do, lse, delta, dk, dv, wb, *shared, **meta, num_warps=opts['num_warps'])
+    _dkdv_kernel[(nb, BH)](q, k, v, do, lse, delta, dk, dv, wb, *shared, **meta)
     per_query, beta_grad = meta['PER_QUERY'], bias is not None and ctx.needs_input_grad[4]
     # the bias table's gradient G serves d rel_bias, and per (b,h) also d beta; per query d beta has its own row sums
     need = dict(BIAS_GRAD=bias is not None and (ctx.needs_input_grad[3] or beta_grad and not per_query),
@@ -435,8 +436,7 @@ def _backward(ctx, do):
     gd = torch.zeros(BH * nb if need['BIAS_GRAD'] else 1, n_slot, 2 * block, **acc)  # per-program diagonal sums
     tails = torch.zeros(BH * nb, 2, **acc)
     gbeta, gspan = (torch.empty(B, H, T, **acc) if need[f] else lse for f in ('BETA_GRAD', 'SPAN_GRAD'))  # per-row sums
-    _dq_kernel[(nb, BH)](q, k, v, do, lse, delta, dq_raw, gd, tails, gspan, gbeta, *shared, n_slot, **need, **meta,
-                         num_warps=opts['num_warps'])
+    _dq_kernel[(nb, BH)](q, k, v, do, lse, delta, dq_raw, gd, tails, gspan, gbeta, *shared, n_slot, **need, **meta)
     G = _table_grad(gd, tails, BH, nb, NL, block).view(B, H, -1) if need['BIAS_GRAD'] else None  # (B,H,2L-1)
     dq = ((beta if per_query else beta[..., None])[..., None] * dq_raw).to(q.dtype)
     return (dq, dk, dv, *_param_grads(ctx, q, dq_raw, bias, beta, span, G, gbeta, gspan), None, None, None, None)

@@ -7,6 +7,7 @@ What cannot run here is the full-size `run` on CUDA; that it refuses without a G
 import json, os, subprocess
 from pathlib import Path
 import pytest
+import torch
 
 pytest.importorskip('triton')
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +29,7 @@ def folder(tmp_path_factory):
     return d
 
 
-@pytest.mark.skipif(__import__('torch').cuda.is_available(), reason='with a GPU the smoke run uses it')
+@pytest.mark.skipif(torch.cuda.is_available(), reason='with a GPU the smoke run uses it')
 def test_smoke_run_on_cpu(folder, tmp_path):
     out = tmp_path / 'out'
     r = gpu('run', '--smoke', out, folder=folder)
@@ -46,7 +47,7 @@ def test_smoke_run_on_cpu(folder, tmp_path):
     assert 'torch: 2 steps' in log and 'triton: 2 steps' in log and '## Property checks' in log
 
 
-@pytest.mark.skipif(__import__('torch').cuda.is_available(), reason='a GPU is present')
+@pytest.mark.skipif(torch.cuda.is_available(), reason='a GPU is present')
 def test_full_run_needs_cuda(folder, tmp_path):
     r = gpu('run', tmp_path / 'out', folder=folder)
     assert r.returncode == 1 and "no CUDA device: only 'run --smoke'" in r.stdout + r.stderr
