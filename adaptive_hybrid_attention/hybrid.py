@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from fastcore.basics import patch
 from .span import SpanPredictor, span_window, span_penalty
-from .utils import check_choice, masked_mean, project_qkv, merge_heads, dense_attention_weights
+from .utils import check_choice, check_type, masked_mean, project_qkv, merge_heads, dense_attention_weights
 from .local import local_attention, local_attention_entropy, local_attention_reference, LOCAL_BACKENDS
 from .scaling import score_gain, SCORE_SCALINGS
 from .temperature import temperature, sharpness, TEMPERATURE_SCHEDULES
@@ -25,6 +25,9 @@ FUSIONS = ('concat', 'gate')
 
 def _verify_options(self):
     "Check `AHAConfig` fields once, naming the bad one."
+    for f in fields(self):   # types first: '8' < 1 would fail with a message naming nothing
+        kind, *rest = f.type.split('|')
+        check_type(getattr(self, f.name), f.name, kind.strip(), nullable=bool(rest))
     if self.max_span < 1: raise ValueError(f"max_span must be >= 1, got {self.max_span}")
     if not 1 <= self.min_window <= self.max_span:
         raise ValueError(f"min_window must lie in [1, max_span={self.max_span}], got {self.min_window}")
@@ -79,7 +82,10 @@ class AdaptiveHybridAttention(nn.Module):
         **overrides, # fields of `AHAConfig` to change, e.g. max_span=32
     ):
         super().__init__()
+        check_type(dim, 'dim', 'int'); check_type(n_heads, 'n_heads', 'int')
         if n_heads < 1 or dim % n_heads: raise ValueError(f"dim ({dim}) must be divisible by n_heads ({n_heads})")
+        if not isinstance(config, (AHAConfig, type(None))):
+            raise TypeError(f"config must be an AHAConfig or None, got {type(config).__name__} (options also go in as keywords, e.g. max_span=32)")
         unknown = set(overrides) - {f.name for f in fields(AHAConfig)}
         if unknown: raise TypeError(f"unknown AHAConfig options {sorted(unknown)}")
         self.config = cfg = replace(config or AHAConfig(), **overrides)

@@ -4,14 +4,15 @@
 
 # %% ../nbs/05a_utils.ipynb #e947542c
 from __future__ import annotations
-import math, os, tempfile
+import math, numbers, os, tempfile
 from pathlib import Path
 import torch
 from torch import nn, Tensor
 
 # %% auto #0
-__all__ = ['check_choice', 'check_window', 'per_query_shape', 'broadcast_to', 'masked_mean', 'running_sums', 'running_mean',
-           'row_entropy', 'split_heads', 'merge_heads', 'project_qkv', 'dense_attention_weights', 'write_atomic']
+__all__ = ['check_choice', 'check_type', 'check_window', 'per_query_shape', 'broadcast_to', 'masked_mean', 'running_sums',
+           'running_mean', 'row_entropy', 'split_heads', 'merge_heads', 'project_qkv', 'dense_attention_weights',
+           'write_atomic']
 
 # %% ../nbs/05a_utils.ipynb #4b8499ef
 def check_choice(
@@ -21,6 +22,22 @@ def check_choice(
 )->str: # `value`, unchanged
     "Raise a `ValueError` naming `name` and `choices` when `value` is not one of them."
     if value not in choices: raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+_KINDS = {'int': numbers.Integral, 'float': numbers.Real, 'bool': bool, 'str': str}
+
+def check_type(
+    value, # the value given
+    name:str, # the argument's name, for the message
+    kind:str, # 'int', 'float' (a finite real number; an int will do), 'bool' or 'str'
+    nullable:bool=False, # whether None is allowed
+): # `value`, unchanged
+    "Raise a `TypeError` naming `name` when `value` is not of `kind` (a bool is not a number here)."
+    if value is None and nullable: return value
+    ok = isinstance(value, _KINDS[kind]) and (kind == 'bool' or not isinstance(value, bool))
+    if ok and kind == 'float' and not math.isfinite(value): raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if not ok: raise TypeError(f"{name} must be {'a' if kind != 'int' else 'an'} {kind}{' or None' if nullable else ''}, "
+                               f"got {type(value).__name__} {value!r:.60}")
     return value
 
 # %% ../nbs/05a_utils.ipynb #caf93765

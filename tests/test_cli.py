@@ -176,6 +176,26 @@ def test_bad_flag_value_is_one_line_naming_the_flag(args, want):
     assert 'Traceback' not in r.stderr and 'Invalid learning rate' not in r.stderr
 
 
+
+@pytest.mark.parametrize('case', ['out_is_file', 'out_under_file', 'json_under_file', 'json_is_folder', 'device', 'lexicon'])
+def test_unusable_destination_or_device_fails_before_any_work(trained, corpus, tmp_path, case):
+    "An output that cannot be written, a device this library cannot use or a bad word list is refused at once, in one line."
+    (tmp_path / 'f').write_text('a file in the way')
+    f, ck = tmp_path / 'f', trained[0] / 'checkpoint.pt'
+    evaluate = ['aha_eval', '--checkpoint', ck, '--manifest', corpus['test'], '--device', 'cpu']
+    args, want = dict(
+        out_is_file=(['aha_train', *TINY, '--out', f], f"out='{f}': exists and is not a folder"),
+        out_under_file=(['aha_train', *TINY, '--out', f / 'run'], f"out='{f / 'run'}': cannot create the folder (Not a directory)"),
+        json_under_file=([*evaluate, '--json', f / 'e.json'], f"json='{f / 'e.json'}': its folder '{f}' exists and is not a folder"),
+        json_is_folder=([*evaluate, '--json', tmp_path], f"json='{tmp_path}': is a folder, expected a file name"),
+        device=(['aha_train', *TINY, '--device', 'mps', '--out', tmp_path / 'run'], "device='mps': expected 'auto', 'cpu', 'cuda' or 'cuda:N'"),
+        lexicon=(['aha_train', *TINY, '--lexicon', f, '--out', tmp_path / 'lex'], f"{f}:1: expected one word per line, got 'a file in the way'"))[case]
+    r = run(*args, timeout=120)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert want in r.stderr.strip().splitlines()[-1] and 'Traceback' not in r.stderr, r.stderr
+    assert 'preparing the data' not in r.stdout and not (tmp_path / 'run').exists()
+
+
 @pytest.fixture(scope='session')
 def causal_trained(corpus, tmp_path_factory):
     "A short training run of a causal recogniser (aha_train --causal)."

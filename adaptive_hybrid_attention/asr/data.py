@@ -72,7 +72,8 @@ def _check_entry(d, base:Path, vocab:CharVocab|None, max_duration:float|None, ch
     for k in ('audio_filepath', 'duration', 'text'):
         if k not in d: raise ValueError(f"missing key {k!r}")
     text, dur, fp = d['text'], d['duration'], d['audio_filepath']
-    if not isinstance(text, str) or not text.strip(): raise ValueError(f"empty transcript (text={text!r})")
+    if not isinstance(text, str): raise ValueError(f"text must be a string, got {type(text).__name__} {text!r:.80}")
+    if not text.strip(): raise ValueError(f"empty transcript (text={text!r})")
     if vocab is not None:
         text = vocab.normalize(text)
         if not text: raise ValueError(f"transcript {d['text']!r} is empty after normalisation")
@@ -83,7 +84,10 @@ def _check_entry(d, base:Path, vocab:CharVocab|None, max_duration:float|None, ch
         raise ValueError(f"duration {dur} s is over max_duration={max_duration} s")
     if not isinstance(fp, str) or not fp: raise ValueError(f"audio_filepath must be a non-empty string, got {fp!r}")
     path = Path(fp) if os.path.isabs(fp) else base/fp
-    if check_audio and not path.is_file(): raise ValueError(f"audio file not found: {path}")
+    if check_audio:
+        try: found = path.is_file()
+        except OSError as e: raise ValueError(f"audio_filepath is not a usable path ({e.strerror}): {fp[:120]!r}") from None
+        if not found: raise ValueError(f"audio file not found: {path}")
     return {**d, 'audio_filepath': str(path), 'duration': float(dur), 'text': text}
 
 # %% ../../nbs/asr/02_data.ipynb #28887f80
@@ -109,6 +113,7 @@ def read_manifest(path:str|Path, # JSON-lines manifest
     if not path.is_file(): raise ValueError(f"{path}: manifest not found")
     out = ManifestEntries()
     for i, raw in enumerate(path.read_bytes().split(b'\n'), 1):
+        if i == 1: raw = raw.removeprefix(b'\xef\xbb\xbf')   # a byte-order mark some editors write
         if not raw.strip(): continue
         try:
             try: line = raw.decode('utf-8')

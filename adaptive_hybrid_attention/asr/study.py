@@ -9,6 +9,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np
 from .metrics import error_counts
+from .io import writable_folder
 from .train import TrainConfig, config_parser, config_from_args, train, write_json, _cli
 
 # %% auto #0
@@ -85,7 +86,7 @@ def run_study(out:str|Path, # study folder: one sub-folder per variant and seed,
               log=print, # one-line progress messages; None: silent
              )->dict: # variant -> 'seed-k' -> `run_summary`
     "Train every variant with every seed (skipping finished runs) and write `out/summary.json`."
-    out, base = Path(out), base or TrainConfig(**STUDY_DEFAULTS)
+    out, base = writable_folder(out, 'out'), base or TrainConfig(**STUDY_DEFAULTS)
     variants = list(variants or VARIANTS)
     for v in variants:
         if v not in VARIANTS: raise ValueError(f"variants: expected names from {list(VARIANTS)}, got {v!r}")

@@ -18,7 +18,7 @@ from fastprogress.fastprogress import progress_bar
 from ..hybrid import AHAConfig
 from ..local_reference import band_pairs
 from ..utils import check_choice, masked_mean
-from .io import atomic_write, clean_stale
+from .io import atomic_write, clean_stale, writable_folder, writable_file
 from .features import SpecAugment
 from .data import CharVocab, SpeechDataset, collate, LengthBatchSampler
 from .corpus import FORMS, WORDS, synthesize_corpus, default_cache_dir
@@ -31,9 +31,9 @@ from . import viz
 # %% auto #0
 __all__ = ['AHA_FLAGS', 'STATS', 'MAX_SKIPPED', 'check_range', 'TrainConfig', 'config_parser', 'config_from_args', 'write_json',
            'write_jsonl', 'save_checkpoint', 'rank_world', 'resolve_device', 'init_distributed', 'barrier',
-           'broadcast_from_rank0', 'max_duration', 'load_datasets', 'make_lexicon', 'build_model', 'lr_factor',
-           'Evaluation', 'evaluate', 'attention_flops', 'load_checkpoint', 'model_from_checkpoint', 'TrainState',
-           'Clock', 'Trainer', 'train', 'train_cli', 'evaluate_manifest', 'eval_cli']
+           'broadcast_from_rank0', 'max_duration', 'load_datasets', 'read_word_list', 'make_lexicon', 'build_model',
+           'lr_factor', 'Evaluation', 'evaluate', 'attention_flops', 'load_checkpoint', 'model_from_checkpoint',
+           'TrainState', 'Clock', 'Trainer', 'train', 'train_cli', 'evaluate_manifest', 'eval_cli']
 
 # %% ../../nbs/asr/08_train.ipynb #0e3704c8
 _CHECKS = {'>0': (lambda v: v > 0, 'must be > 0'), '>=0': (lambda v: v >= 0, 'must be >= 0'),
@@ -171,10 +171,14 @@ def resolve_device(device:str='auto')->torch.device:
     "`'auto'` picks CUDA when available; under DDP each process takes its `LOCAL_RANK` GPU."
     if device == 'auto': device = 'cuda' if torch.cuda.is_available() else 'cpu'
     try: dev = torch.device(device)
-    except RuntimeError: raise ValueError(f"device={device!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+    except RuntimeError: dev = None
+    if dev is None or dev.type not in ('cpu', 'cuda') or (dev.type == 'cpu' and dev.index):
+        raise ValueError(f"device={device!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
     if dev.type == 'cuda':
         if not torch.cuda.is_available(): raise ValueError(f"device={device!r}: CUDA is not available on this machine")
         if dev.index is None: dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+        if dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return dev
 
 # %% ../../nbs/asr/08_train.ipynb #6f65f9a4
@@ -231,17 +235,31 @@ def load_datasets(cfg:TrainConfig, vocab:CharVocab, progress:bool=True)->tuple[d
     return ds, words
 
 # %% ../../nbs/asr/08_train.ipynb #7d512de7
-def make_lexicon(spec:str, # 'auto' | 'none' | path of a word list (one word a line)
+def read_word_list(path:str|Path, # a text file, one word a line (blank lines ignored)
+                   vocab:CharVocab, # the words are normalised like the transcripts and spelled in its characters
+                  )->list[str]:
+    "The words of a word-list file; every error names the file (and the line)."
+    p = Path(path)
+    if not p.is_file(): raise ValueError(f"lexicon={str(path)!r}: word list not found")
+    try: lines = p.read_text(encoding='utf-8-sig').splitlines()
+    except UnicodeDecodeError as e: raise ValueError(f"{p}: the word list is not UTF-8 text (byte {e.start})") from None
+    words = []
+    for i, line in enumerate(lines, 1):
+        if not line.strip(): continue
+        w = vocab.normalize(line)
+        if not w or ' ' in w: raise ValueError(f"{p}:{i}: expected one word per line, got {line.strip()!r}")
+        if bad := sorted({c for c in w if c not in vocab.stoi}):
+            raise ValueError(f"{p}:{i}: {line.strip()!r} has characters {bad} outside the vocabulary")
+        words.append(w)
+    if not words: raise ValueError(f"{p}: the word list is empty")
+    return words
+
+def make_lexicon(spec:str|list, # 'auto' | 'none' | path of a word list | the words themselves
                  vocab:CharVocab, corpus_words:list|None, train_texts:list[str])->Lexicon|None:
     "The lexicon that constrains decoding, or None."
     if spec == 'none': return None
     if spec == 'auto': words = corpus_words or sorted({w for t in train_texts for w in t.split()})
-    else:
-        p = Path(spec)
-        if not p.is_file(): raise ValueError(f"--lexicon {spec}: word list not found")
-        words = [vocab.normalize(l) for l in p.read_text(encoding='utf-8').splitlines() if l.strip()]
-        for i, w in enumerate(words, 1):
-            if not w or ' ' in w: raise ValueError(f"{p}:{i}: expected one word per line, got {w!r}")
+    else: words = read_word_list(spec, vocab) if isinstance(spec, (str, Path)) else spec
     return Lexicon(words, vocab.encode, vocab.encode(' ')[0])
 
 # %% ../../nbs/asr/08_train.ipynb #4ea262c7
@@ -427,19 +445,23 @@ def setup(cls:Trainer, cfg:TrainConfig, log=None, progress:bool=True)->Trainer:
     dev = resolve_device(cfg.device); init_distributed(dev); rank, world = rank_world()
     say = log if log and rank == 0 else (lambda *a: None)
     bars = progress and rank == 0 and sys.stdout.isatty()
+    writable_folder(cfg.out, 'out')                  # an unusable folder fails now, not after the training
     cfg, ck = _resume_state(cfg, say)
-    if rank == 0: Path(cfg.out).mkdir(parents=True, exist_ok=True); clean_stale(cfg.out)
+    if rank == 0: clean_stale(cfg.out)
     _seed(cfg.seed, rank)
     vocab = CharVocab.from_dict(ck['vocab']) if ck else CharVocab()
     with torch.device('meta'): build_model(cfg, len(vocab))   # bad model settings fail now, not after the data (no RNG used)
+    listed = cfg.lexicon if cfg.lexicon in ('auto', 'none') else read_word_list(cfg.lexicon, vocab)  # a bad list fails before the data
     say("preparing the data" + ('' if cfg.train else ' (the embedded corpus is synthesised once, then cached)'))
     ds, words = load_datasets(cfg, vocab, bars)
-    lexicon = make_lexicon(cfg.lexicon, vocab, words, [e['text'] for e in ds['train'].entries])
+    lexicon = make_lexicon(listed, vocab, words, [e['text'] for e in ds['train'].entries])
     model = build_model(cfg, len(vocab)).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay)
     state = TrainState()
     if ck:
         model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); state = TrainState(**ck['state'])
+        # the saved plan was fitted to the saved cap and budget: a new --max-steps or --time-budget plans afresh
+        if any(ck['config'].get(k) != getattr(cfg, k) for k in ('max_steps', 'time_budget')): state.total = None
         torch.set_rng_state(ck['rng']); _seed(cfg.seed + 1000 * state.epoch, rank)
     ddp = model if world == 1 else nn.parallel.DistributedDataParallel(
         model, device_ids=[dev] if dev.type == 'cuda' else None, broadcast_buffers=False)  # no buffer but the position table
@@ -640,6 +662,9 @@ def fit(self:Trainer)->dict|None: # final metrics (rank 0), None on other ranks
     if cfg.max_steps is not None: s.total = min(s.total or cfg.max_steps, cfg.max_steps)
     self.log(f"{cfg.attention}: {n_params(self.model):,} parameters, {len(self.ds['train'])} training utterances, "
              f"{len(self.loader)} steps per epoch, {world} process(es) on {self.dev}")
+    if s.step and self.done():
+        self.log(f"the saved run is complete ({s.epoch} epochs, {s.step} steps): nothing to train; "
+                 "a larger --max-steps or --time-budget continues it")
     t_train = time.time()
     while not self.done():
         t0 = time.time(); r = self.run_epoch(); s.epoch += 1
@@ -664,7 +689,7 @@ def _cli(fn, prog:str):
     "Run `fn()`, turning input errors into one-line messages and exit status 2."
     _short_warnings()
     try: return fn()
-    except (ValueError, FileNotFoundError, PermissionError, UnicodeDecodeError) as e:
+    except (ValueError, OSError, UnicodeDecodeError) as e:   # OSError: a file that cannot be read or written, a full disk
         print(f"{prog}: error: {e}", file=sys.stderr); sys.exit(2)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr); sys.exit(130)
@@ -731,9 +756,9 @@ def eval_cli(argv=None):
     args = p.parse_args(argv)
     if args.chunk_ms is not None and not args.streaming: p.error("argument --chunk-ms: needs --streaming")
     def run():
+        out = writable_file(args.json or Path(args.checkpoint).parent / f"{Path(args.manifest).stem}.eval.json", 'json')
         m = evaluate_manifest(args.checkpoint, args.manifest, args.lexicon, args.device, progress=sys.stdout.isatty(),
                               chunk_ms=(args.chunk_ms or 320) if args.streaming else None)
-        out = Path(args.json or Path(args.checkpoint).parent / f"{Path(args.manifest).stem}.eval.json")
         write_json(out, m)
         rows = {'greedy': m['greedy'], **({'lexicon': m['lexicon']} if m['lexicon'] else {})}
         print(format_table(rows)); print(f"{m['greedy']['n_utts']} utterances, {m['skipped']} skipped"
