@@ -110,6 +110,7 @@ def read_manifest(path:str|Path, # JSON-lines manifest
     "Read and check a NeMo-style manifest; errors name the manifest file and line."
     _check_on_error(on_error)
     path = Path(path)
+    if path.is_dir(): raise ValueError(f"{path}: is a folder, expected a manifest file")
     if not path.is_file(): raise ValueError(f"{path}: manifest not found")
     out = ManifestEntries()
     for i, raw in enumerate(path.read_bytes().split(b'\n'), 1):

@@ -361,10 +361,20 @@ def load_checkpoint(path, map_location='cpu')->dict:
     if not isinstance(ck, dict) or 'model' not in ck or 'dims' not in ck: raise ValueError(f"{path}: not an aha_train checkpoint")
     return ck
 
-def model_from_checkpoint(ck:dict)->tuple[CTCModel, CharVocab]:
-    "The trained model (eval mode) and its vocabulary."
-    model = CTCModel(CTCDims(**ck['dims'])); model.load_state_dict(ck['model'])
-    return model.eval(), CharVocab.from_dict(ck['vocab'])
+def model_from_checkpoint(ck:dict, # a checkpoint from `load_checkpoint`
+                          source:str='checkpoint', # where it came from, for the error message
+                         )->tuple[CTCModel, CharVocab]:
+    "The trained model (eval mode) and its vocabulary; a checkpoint they cannot be rebuilt from is a `ValueError`."
+    try:
+        model = CTCModel(CTCDims(**ck['dims'])); model.load_state_dict(ck['model'])
+        return model.eval(), CharVocab.from_dict(ck['vocab'])
+    except _MISFIT as e: raise _misfit(source, 'rebuild the model', e) from None
+
+_MISFIT = (TypeError, KeyError, ValueError, RuntimeError)   # what a checkpoint that reads but does not fit raises
+
+def _misfit(source, doing:str, e:Exception)->ValueError:
+    "The error for a checkpoint that was edited, cut short or written by another version."
+    return ValueError(f"{source}: cannot {doing} from this checkpoint ({type(e).__name__}: {' '.join(str(e).split())[:300]})")
 
 # %% ../../nbs/asr/08_train.ipynb #31d65af6
 @dataclass
@@ -459,7 +469,8 @@ def setup(cls:Trainer, cfg:TrainConfig, log=None, progress:bool=True)->Trainer:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay)
     state = TrainState()
     if ck:
-        model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); state = TrainState(**ck['state'])
+        try: model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); state = TrainState(**ck['state'])
+        except _MISFIT as e: raise _misfit(Path(cfg.out) / 'checkpoint.pt', 'resume', e) from None
         # the saved plan was fitted to the saved cap and budget: a new --max-steps or --time-budget plans afresh
         if any(ck['config'].get(k) != getattr(cfg, k) for k in ('max_steps', 'time_budget')): state.total = None
         torch.set_rng_state(ck['rng']); _seed(cfg.seed + 1000 * state.epoch, rank)
@@ -724,7 +735,7 @@ def evaluate_manifest(checkpoint, manifest, lexicon:str='auto', device:str='auto
     ck = load_checkpoint(checkpoint)
     chunk = None if chunk_ms is None else chunk_frames(chunk_ms)
     if chunk and not ck['dims'].get('causal'): raise ValueError(f"{checkpoint}: streaming needs a causal checkpoint (train it with aha_train --causal)")
-    model, vocab = model_from_checkpoint(ck); model.to(dev)
+    model, vocab = model_from_checkpoint(ck, checkpoint); model.to(dev)
     ds = SpeechDataset(manifest, vocab, max_duration=max_duration, on_error='skip', progress=progress)
     if len(ds) == 0: raise ValueError(f"{manifest}: no usable utterances ({len(ds.skipped)} skipped)")
     lex = make_lexicon('none' if lexicon == 'auto' and not ck.get('words') else lexicon, vocab, ck.get('words'), [])
