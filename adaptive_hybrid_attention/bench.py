@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-from .utils import write_atomic
+from .utils import write_atomic, writable_file
 from .local import local_attention, local_attention_reference, band_pairs
 from .cpu_local import use_cpu_operator
 
@@ -418,7 +418,10 @@ def save(res, path):
 
 def run(argv=None)->dict:
     "Parse `aha_bench` arguments `argv`, run, print the tables, save, and return the results."
-    args = _parser().parse_args(argv)
+    p = _parser(); args = p.parse_args(argv)
+    if args.out:   # found now, not after the benchmarks
+        try: writable_file(args.out, 'out')
+        except ValueError as e: p.error(str(e))
     if args.quick: args = _quick(args)
     t0 = time.perf_counter()
     def progress(msg, res):

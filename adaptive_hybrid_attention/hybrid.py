@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from fastcore.basics import patch
 from .span import SpanPredictor, span_window, span_penalty
-from .utils import check_choice, check_type, masked_mean, project_qkv, merge_heads, dense_attention_weights
+from .utils import check_choice, check_fields, check_type, masked_mean, project_qkv, merge_heads, dense_attention_weights
 from .local import local_attention, local_attention_entropy, local_attention_reference, LOCAL_BACKENDS
 from .scaling import score_gain, SCORE_SCALINGS
 from .temperature import temperature, sharpness, TEMPERATURE_SCHEDULES
@@ -25,9 +25,7 @@ FUSIONS = ('concat', 'gate')
 
 def _verify_options(self):
     "Check `AHAConfig` fields once, naming the bad one."
-    for f in fields(self):   # types first: '8' < 1 would fail with a message naming nothing
-        kind, *rest = f.type.split('|')
-        check_type(getattr(self, f.name), f.name, kind.strip(), nullable=bool(rest))
+    check_fields(self)   # types first: '8' < 1 would fail with a message naming nothing
     if self.max_span < 1: raise ValueError(f"max_span must be >= 1, got {self.max_span}")
     if not 1 <= self.min_window <= self.max_span:
         raise ValueError(f"min_window must lie in [1, max_span={self.max_span}], got {self.min_window}")

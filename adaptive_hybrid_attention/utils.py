@@ -5,14 +5,15 @@
 # %% ../nbs/05a_utils.ipynb #e947542c
 from __future__ import annotations
 import math, numbers, os, tempfile
+from dataclasses import fields
 from pathlib import Path
 import torch
 from torch import nn, Tensor
 
 # %% auto #0
-__all__ = ['check_choice', 'check_type', 'check_window', 'per_query_shape', 'broadcast_to', 'masked_mean', 'running_sums',
-           'running_mean', 'row_entropy', 'split_heads', 'merge_heads', 'project_qkv', 'dense_attention_weights',
-           'write_atomic']
+__all__ = ['check_choice', 'check_type', 'check_fields', 'check_window', 'per_query_shape', 'broadcast_to', 'masked_mean',
+           'running_sums', 'running_mean', 'row_entropy', 'split_heads', 'merge_heads', 'project_qkv',
+           'dense_attention_weights', 'write_atomic', 'writable_folder', 'writable_file']
 
 # %% ../nbs/05a_utils.ipynb #4b8499ef
 def check_choice(
@@ -24,12 +25,12 @@ def check_choice(
     if value not in choices: raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
 
-_KINDS = {'int': numbers.Integral, 'float': numbers.Real, 'bool': bool, 'str': str}
+_KINDS = {'int': numbers.Integral, 'float': numbers.Real, 'bool': bool, 'str': str, 'dict': dict}
 
 def check_type(
     value, # the value given
     name:str, # the argument's name, for the message
-    kind:str, # 'int', 'float' (a finite real number; an int will do), 'bool' or 'str'
+    kind:str, # 'int', 'float' (a finite real number; an int will do), 'bool', 'str' or 'dict'
     nullable:bool=False, # whether None is allowed
 ): # `value`, unchanged
     "Raise a `TypeError` naming `name` when `value` is not of `kind` (a bool is not a number here)."
@@ -39,6 +40,13 @@ def check_type(
     if not ok: raise TypeError(f"{name} must be {'a' if kind != 'int' else 'an'} {kind}{' or None' if nullable else ''}, "
                                f"got {type(value).__name__} {value!r:.60}")
     return value
+
+def check_fields(obj): # a dataclass instance
+    "`check_type` each field of `obj` annotated `int`, `float`, `bool`, `str` or `dict` (or one of them `|None`); returns `obj`."
+    for f in fields(obj):
+        kind, *rest = [t.strip() for t in (f.type if isinstance(f.type, str) else getattr(f.type, '__name__', '')).split('|')]
+        if kind in _KINDS: check_type(getattr(obj, f.name), f.name, kind, nullable='None' in rest)
+    return obj
 
 # %% ../nbs/05a_utils.ipynb #caf93765
 def check_window(
@@ -169,4 +177,30 @@ def write_atomic(
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
+    return path
+
+# %% ../nbs/05a_utils.ipynb #6a1c4f93
+def _folder_problem(path:Path)->str|None:
+    "Why files cannot be created in the folder `path` (made first when missing), or None."
+    try: path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError: return 'exists and is not a folder'
+    except OSError as e: return f'cannot create the folder ({e.strerror})'
+    try: tempfile.TemporaryFile(dir=path).close()
+    except OSError as e: return f'cannot write into the folder ({e.strerror})'
+
+def writable_folder(path:str|Path, # the folder to write into (created with its parents)
+                    name:str='out', # the setting it came from, for the error message
+                   )->Path: # `path`
+    "Create `path` if needed and check that files can be created in it."
+    path = Path(path)
+    if why := _folder_problem(path): raise ValueError(f"{name}={str(path)!r}: {why}")
+    return path
+
+def writable_file(path:str|Path, # a file to be written later (e.g. with `atomic_write`)
+                  name:str='out', # the setting it came from, for the error message
+                 )->Path: # `path`
+    "Check now that `path` can be written: it is not a folder and its folder can be created and written into."
+    path = Path(path)
+    if path.is_dir(): raise ValueError(f"{name}={str(path)!r}: is a folder, expected a file name")
+    if why := _folder_problem(path.parent): raise ValueError(f"{name}={str(path)!r}: its folder {str(path.parent)!r} {why}")
     return path

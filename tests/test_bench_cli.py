@@ -16,3 +16,11 @@ def test_aha_bench_quick(tmp_path):
     res = json.loads(out.read_text())
     assert {row['method'] for row in res['kernel']} >= {'banded', 'dense'}
     assert out.with_suffix('.md').read_text().startswith('Machine:')
+
+
+def test_unwritable_out_is_refused_before_running(tmp_path):
+    (tmp_path / 'f').write_text('a file in the way')
+    r = subprocess.run(_cmd() + ['--quick', '--out', str(tmp_path / 'f' / 'quick.json')], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines()[-1] == f"aha_bench: error: out='{tmp_path / 'f' / 'quick.json'}': its folder '{tmp_path / 'f'}' exists and is not a folder"
+    assert '...' not in r.stdout                                   # no benchmark started

@@ -180,11 +180,7 @@ def _check_entries(self:SpeechDataset, entries)->ManifestEntries:
 @patch
 def _featurize(self:SpeechDataset, e:dict)->Tensor: # (T,80) float32
     "Load one entry's audio and compute its features; problems raise `ValueError` naming the file."
-    wav = load_audio(e['audio_filepath'])
-    dur = len(wav) / SAMPLE_RATE
-    if self.max_duration is not None and dur > self.max_duration:
-        raise ValueError(f"{e['audio_filepath']}: audio is {dur:.1f} s long, over max_duration={self.max_duration} s")
-    return self.frontend(wav)
+    return self.frontend(load_audio(e['audio_filepath'], max_duration=self.max_duration))
 
 # %% ../../nbs/asr/02_data.ipynb #803fc2b7
 FEATURES_VERSION = 2  # bump when featurising computes or keeps something else (2: audio with NaN samples is skipped)

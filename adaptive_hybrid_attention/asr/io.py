@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['pid_alive', 'temp_prefix', 'clean_stale', 'atomic_write', 'writable_folder', 'writable_file', 'one_thread']
+__all__ = ['pid_alive', 'temp_prefix', 'clean_stale', 'atomic_write', 'one_thread']
 
 # %% ../../nbs/asr/01_io.ipynb #b2bf7980
 def pid_alive(pid:int, # a process id
@@ -59,32 +59,6 @@ def atomic_write(path:str|Path, # destination file
     except BaseException:
         if os.path.exists(tmp): os.unlink(tmp)
         raise
-    return path
-
-# %% ../../nbs/asr/01_io.ipynb #6a1c4f93
-def _folder_problem(path:Path)->str|None:
-    "Why files cannot be created in the folder `path` (made first when missing), or None."
-    try: path.mkdir(parents=True, exist_ok=True)
-    except FileExistsError: return 'exists and is not a folder'
-    except OSError as e: return f'cannot create the folder ({e.strerror})'
-    try: tempfile.TemporaryFile(dir=path).close()
-    except OSError as e: return f'cannot write into the folder ({e.strerror})'
-
-def writable_folder(path:str|Path, # the folder to write into (created with its parents)
-                    name:str='out', # the setting it came from, for the error message
-                   )->Path: # `path`
-    "Create `path` if needed and check that files can be created in it."
-    path = Path(path)
-    if why := _folder_problem(path): raise ValueError(f"{name}={str(path)!r}: {why}")
-    return path
-
-def writable_file(path:str|Path, # a file to be written later (e.g. with `atomic_write`)
-                  name:str='out', # the setting it came from, for the error message
-                 )->Path: # `path`
-    "Check now that `path` can be written: it is not a folder and its folder can be created and written into."
-    path = Path(path)
-    if path.is_dir(): raise ValueError(f"{name}={str(path)!r}: is a folder, expected a file name")
-    if why := _folder_problem(path.parent): raise ValueError(f"{name}={str(path)!r}: its folder {str(path.parent)!r} {why}")
     return path
 
 # %% ../../nbs/asr/01_io.ipynb #86dfbb1d

@@ -14,7 +14,7 @@ from fastcore.basics import patch
 from ..local import local_attention, local_attention_entropy
 from ..local_reference import local_attention_reference
 from ..hybrid import AdaptiveHybridAttention, AHAConfig, AHAOutput
-from ..utils import check_choice, project_qkv, merge_heads, dense_attention_weights
+from ..utils import check_choice, check_fields, project_qkv, merge_heads, dense_attention_weights
 
 # %% auto #0
 __all__ = ['ATTENTIONS', 'AHA_DEFAULTS', 'CAUSAL_PAD', 'CTCDims', 'subsampled_lengths', 'lengths_to_mask', 'Subsample4',
@@ -27,6 +27,7 @@ AHA_DEFAULTS = dict(max_span=32)  # the harness's AHA: half-widths up to 32 enco
 
 def _check_dims(d):
     "Check a `CTCDims` once (whisper's `_verify_options`)."
+    check_fields(d)
     check_choice(d.attention, 'attention', ATTENTIONS)
     if d.d_model % d.n_heads: raise ValueError(f"d_model={d.d_model} must be divisible by n_heads={d.n_heads}")
     for k in ('n_vocab','n_mels','d_conv','n_layers','d_ff','window','n_ctx'):

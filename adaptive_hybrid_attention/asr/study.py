@@ -9,7 +9,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np
 from .metrics import error_counts
-from .io import writable_folder
+from ..utils import writable_folder
 from .train import TrainConfig, config_parser, config_from_args, train, write_json, _cli
 
 # %% auto #0

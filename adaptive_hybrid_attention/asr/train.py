@@ -17,8 +17,8 @@ from fastcore.docments import docments
 from fastprogress.fastprogress import progress_bar
 from ..hybrid import AHAConfig
 from ..local_reference import band_pairs
-from ..utils import check_choice, masked_mean
-from .io import atomic_write, clean_stale, writable_folder, writable_file
+from ..utils import check_choice, check_fields, masked_mean, writable_file, writable_folder
+from .io import atomic_write, clean_stale
 from .features import SpecAugment
 from .data import CharVocab, SpeechDataset, collate, LengthBatchSampler
 from .corpus import FORMS, WORDS, synthesize_corpus, default_cache_dir
@@ -48,12 +48,16 @@ def check_range(name:str, value, check:str):
 def _f(default, help:str, check:str|None=None): return field(default=default, metadata=dict(help=help, check=check))
 
 def _check_config(cfg):
-    "Check every setting of a `TrainConfig` once: ranges, the attention kind and the AHA options."
+    "Check every setting of a `TrainConfig` once: types, ranges, the attention kind and the AHA options."
+    for f in fields(cfg):   # paths as str: the settings are saved as JSON
+        if isinstance(getattr(cfg, f.name), os.PathLike): setattr(cfg, f.name, os.fspath(getattr(cfg, f.name)))
+    check_fields(cfg)
     for f in fields(cfg):
         if f.metadata.get('check') and getattr(cfg, f.name) is not None: check_range(f.name, getattr(cfg, f.name), f.metadata['check'])
     check_choice(cfg.attention, 'attention', ATTENTIONS)
     check_choice(cfg.corpus, 'corpus', FORMS)
     if cfg.aha.get('causal') and not cfg.causal: raise ValueError("aha: causal=True needs causal=True (--causal): the whole encoder looks back only")
+    if unknown := sorted(set(cfg.aha) - {f.name for f in fields(AHAConfig)}): raise ValueError(f"aha: unknown AHAConfig options {unknown}")
     cfg.aha = asdict(AHAConfig(**{**cfg.aha, 'causal': cfg.causal}))  # fills AHAConfig's defaults; a bad value names its field
 
 # %% ../../nbs/asr/08_train.ipynb #27bde2e3
