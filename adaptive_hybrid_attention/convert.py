@@ -156,11 +156,18 @@ class HFWav2Vec2EncoderAttention(HFEncoderAttention):
         return self._hf_forward(hidden_states, attention_mask=attention_mask, key_value_states=key_value_states, cache=None, kwargs=kwargs)
 
 # %% ../nbs/06_convert.ipynb #424fe6c7
+_WHOLE_ENCODER = ("nn.TransformerEncoder's nested-tensor path would run the fused attention instead of the converted layer: "
+                  "convert the whole encoder, to_aha(encoder), or set encoder.use_nested_tensor = False")
+
 class MHAEncoderAttention(AHAAdapter):
     "Stands in for an encoder's `nn.MultiheadAttention` self-attention; same call, returns `(out, None)`."
     # what nn.TransformerEncoder(Layer) check before their fused path, which would bypass this module:
     # the values of an attention they never fuse
     _qkv_same_embed_dim, in_proj_bias = False, None
+
+    @property
+    def in_proj_weight(self):   # read only by nn.TransformerEncoder's nested-tensor path, which to_aha(encoder) turns off
+        raise RuntimeError(_WHOLE_ENCODER)
 
     def __init__(self,
         aha:AdaptiveHybridAttention, # the layer, already started as the host's attention
@@ -190,6 +197,7 @@ def forward(self:MHAEncoderAttention,
     is_causal:bool=False, # not supported
 )->tuple[Tensor, None]: # output shaped like `query`, and no weights
     "`nn.MultiheadAttention`'s call convention around `attend`."
+    if query.is_nested: raise ValueError(f"query: a nested tensor. {_WHOLE_ENCODER}")
     if key is not query or value is not query: raise ValueError("key/value: the converted layer is self-attention; pass query=key=value")
     if attn_mask is not None or is_causal: raise ValueError("attn_mask/is_causal: the converted encoder self-attention is bidirectional")
     if key_padding_mask is not None and key_padding_mask.is_floating_point():   # nn.TransformerEncoderLayer's form

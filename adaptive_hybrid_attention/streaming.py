@@ -68,7 +68,7 @@ def stream(self:AdaptiveHybridAttention,
     q, k, v = self._project(x)
     if state is not None and (state.k.shape[:2] != k.shape[:2] or state.k.shape[3] != k.shape[3]):
         raise ValueError(f"state: it holds (B,H,·,E) = {tuple(state.k.shape)}, this layer's chunk gives {tuple(k.shape)}: "
-                         "a stream's state goes with its own layer and batch")
+                         "pass the state this layer returned for the previous chunk of the same batch")
     valid = torch.ones(B, C, dtype=torch.bool, device=x.device) if key_padding_mask is None else ~key_padding_mask
     if state is None: state = AHAStream(k[:, :, :0], v[:, :, :0], valid[:, :0], x.new_zeros(B, D), x.new_zeros(B, 1))
     state = AHAStream(torch.cat([state.k, k], 2), torch.cat([state.v, v], 2), torch.cat([state.valid, valid], 1),

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05a_utils.ipynb #e947542c
 from __future__ import annotations
-import math, numbers, os, tempfile
+import math, numbers, os, tempfile, typing
 from dataclasses import fields
 from pathlib import Path
 import torch
@@ -26,26 +26,37 @@ def check_choice(
     return value
 
 _KINDS = {'int': numbers.Integral, 'float': numbers.Real, 'bool': bool, 'str': str, 'dict': dict}
+_PLAIN = {'int': int, 'float': lambda v: v if isinstance(v, (int, float)) else float(v)}   # numpy scalars -> Python numbers
 
 def check_type(
     value, # the value given
     name:str, # the argument's name, for the message
     kind:str, # 'int', 'float' (a finite real number; an int will do), 'bool', 'str' or 'dict'
     nullable:bool=False, # whether None is allowed
-): # `value`, unchanged
+): # `value`, a numpy number as the Python one (settings end up in JSON)
     "Raise a `TypeError` naming `name` when `value` is not of `kind` (a bool is not a number here)."
     if value is None and nullable: return value
     ok = isinstance(value, _KINDS[kind]) and (kind == 'bool' or not isinstance(value, bool))
     if ok and kind == 'float' and not math.isfinite(value): raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if not ok: raise TypeError(f"{name} must be {'a' if kind != 'int' else 'an'} {kind}{' or None' if nullable else ''}, "
-                               f"got {type(value).__name__} {value!r:.60}")
-    return value
+    if not ok:
+        typ = type(value).__qualname__ if type(value).__module__ == 'builtins' else f'{type(value).__module__}.{type(value).__qualname__}'
+        raise TypeError(f"{name} must be {'a' if kind != 'int' else 'an'} {kind}{' or None' if nullable else ''}, got {typ} {value!r:.60}")
+    return _PLAIN.get(kind, lambda v: v)(value)
 
-def check_fields(obj): # a dataclass instance
-    "`check_type` each field of `obj` annotated `int`, `float`, `bool`, `str` or `dict` (or one of them `|None`); returns `obj`."
+def _field_kind(annotation)->tuple[str, bool]:
+    "The kind of a field annotation (`'int'`, `int|None`, `typing.Optional[int]`, ...) and whether it allows None."
+    if isinstance(annotation, str): names = [t.strip() for t in annotation.split('|')]
+    else: names = [getattr(a, '__name__', repr(a)) for a in (typing.get_args(annotation) or (annotation,))]
+    kinds = [n for n in names if n not in ('None', 'NoneType')]
+    return (kinds[0] if len(kinds) == 1 else ''), len(kinds) < len(names)
+
+def check_fields(obj): # a dataclass instance (frozen or not)
+    "`check_type` each field of `obj` annotated `int`, `float`, `bool`, `str` or `dict` (or one of them or None); returns `obj`."
+    try: hints = typing.get_type_hints(type(obj))
+    except Exception: hints = {}   # a name the annotations use cannot be resolved: read their text
     for f in fields(obj):
-        kind, *rest = [t.strip() for t in (f.type if isinstance(f.type, str) else getattr(f.type, '__name__', '')).split('|')]
-        if kind in _KINDS: check_type(getattr(obj, f.name), f.name, kind, nullable='None' in rest)
+        kind, nullable = _field_kind(hints.get(f.name, f.type))
+        if kind in _KINDS: object.__setattr__(obj, f.name, check_type(getattr(obj, f.name), f.name, kind, nullable))
     return obj
 
 # %% ../nbs/05a_utils.ipynb #caf93765
@@ -181,25 +192,25 @@ def write_atomic(
 
 # %% ../nbs/05a_utils.ipynb #6a1c4f93
 def _folder_problem(path:Path)->str|None:
-    "Why files cannot be created in the folder `path` (made first when missing), or None."
-    try: path.mkdir(parents=True, exist_ok=True)
-    except FileExistsError: return 'exists and is not a folder'
-    except OSError as e: return f'cannot create the folder ({e.strerror})'
-    try: tempfile.TemporaryFile(dir=path).close()
-    except OSError as e: return f'cannot write into the folder ({e.strerror})'
+    "Why files could not be written in the folder `path` (made later when missing), or None; creates nothing."
+    existing = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)   # the nearest existing ancestor
+    if not existing.is_dir():
+        return 'exists and is not a folder' if existing == path else f'cannot create the folder ({str(existing)!r} is a file)'
+    try: tempfile.TemporaryFile(dir=existing).close()
+    except OSError as e: return f"cannot write into {'the folder' if existing == path else repr(str(existing))} ({e.strerror})"
 
-def writable_folder(path:str|Path, # the folder to write into (created with its parents)
+def writable_folder(path:str|Path, # the folder to write into (it and its parents may not exist yet)
                     name:str='out', # the setting it came from, for the error message
                    )->Path: # `path`
-    "Create `path` if needed and check that files can be created in it."
+    "Check now that `path` is, or can be created as, a folder to write in."
     path = Path(path)
     if why := _folder_problem(path): raise ValueError(f"{name}={str(path)!r}: {why}")
     return path
 
-def writable_file(path:str|Path, # a file to be written later (e.g. with `atomic_write`)
+def writable_file(path:str|Path, # a file to be written later (e.g. with `atomic_write`, which creates its folder)
                   name:str='out', # the setting it came from, for the error message
                  )->Path: # `path`
-    "Check now that `path` can be written: it is not a folder and its folder can be created and written into."
+    "Check now that `path` can be written: it is not a folder and its folder can be written in."
     path = Path(path)
     if path.is_dir(): raise ValueError(f"{name}={str(path)!r}: is a folder, expected a file name")
     if why := _folder_problem(path.parent): raise ValueError(f"{name}={str(path)!r}: its folder {str(path.parent)!r} {why}")

@@ -185,7 +185,7 @@ def test_unusable_destination_or_device_fails_before_any_work(trained, corpus, t
     evaluate = ['aha_eval', '--checkpoint', ck, '--manifest', corpus['test'], '--device', 'cpu']
     args, want = dict(
         out_is_file=(['aha_train', *TINY, '--out', f], f"out='{f}': exists and is not a folder"),
-        out_under_file=(['aha_train', *TINY, '--out', f / 'run'], f"out='{f / 'run'}': cannot create the folder (Not a directory)"),
+        out_under_file=(['aha_train', *TINY, '--out', f / 'run'], f"out='{f / 'run'}': cannot create the folder ('{f}' is a file)"),
         json_under_file=([*evaluate, '--json', f / 'e.json'], f"json='{f / 'e.json'}': its folder '{f}' exists and is not a folder"),
         json_is_folder=([*evaluate, '--json', tmp_path], f"json='{tmp_path}': is a folder, expected a file name"),
         device=(['aha_train', *TINY, '--device', 'mps', '--out', tmp_path / 'run'], "device='mps': expected 'auto', 'cpu', 'cuda' or 'cuda:N'"),
@@ -193,7 +193,7 @@ def test_unusable_destination_or_device_fails_before_any_work(trained, corpus, t
     r = run(*args, timeout=120)
     assert r.returncode == 2, r.stderr[-2000:]
     assert want in r.stderr.strip().splitlines()[-1] and 'Traceback' not in r.stderr, r.stderr
-    assert 'preparing the data' not in r.stdout and not (tmp_path / 'run').exists()
+    assert 'preparing the data' not in r.stdout and os.listdir(tmp_path) == ['f']   # nothing created, no folder left behind
 
 
 @pytest.fixture(scope='session')

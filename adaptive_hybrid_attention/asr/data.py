@@ -183,7 +183,7 @@ def _featurize(self:SpeechDataset, e:dict)->Tensor: # (T,80) float32
     return self.frontend(load_audio(e['audio_filepath'], max_duration=self.max_duration))
 
 # %% ../../nbs/asr/02_data.ipynb #803fc2b7
-FEATURES_VERSION = 2  # bump when featurising computes or keeps something else (2: audio with NaN samples is skipped)
+FEATURES_VERSION = 3  # bump when featurising computes or keeps something else (2: audio with NaN samples is skipped; 3: odd rates snapped, under 1 kHz refused)
 
 @patch
 def _cache_key(self:SpeechDataset)->str:

@@ -16,8 +16,8 @@ from fastcore.basics import store_attr, patch
 from ..utils import masked_mean
 
 # %% auto #0
-__all__ = ['SAMPLE_RATE', 'N_MELS', 'N_FFT', 'HOP_LENGTH', 'FRAME_RATE', 'MIN_SAMPLE_RATE', 'MAX_FILTER_TAPS', 'filter_rate',
-           'load_audio', 'frame_lengths', 'LogMel', 'SpecAugment']
+__all__ = ['SAMPLE_RATE', 'N_MELS', 'N_FFT', 'HOP_LENGTH', 'FRAME_RATE', 'MIN_SAMPLE_RATE', 'MAX_SAMPLE_RATE', 'MAX_FILTER_TAPS',
+           'filter_rate', 'load_audio', 'frame_lengths', 'LogMel', 'SpecAugment']
 
 # %% ../../nbs/asr/00_features.ipynb #edb45792
 SAMPLE_RATE = 16_000  # Hz: every waveform is resampled to this rate
@@ -27,13 +27,13 @@ HOP_LENGTH = 160  # 10 ms hop at 16 kHz -> 100 frames per second
 FRAME_RATE = SAMPLE_RATE // HOP_LENGTH  # 100 frames per second
 
 # %% ../../nbs/asr/00_features.ipynb #9c1a01e5
-MIN_SAMPLE_RATE = 1_000  # Hz: the lowest rate accepted as speech audio
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1_000, 384_000  # Hz: the rates accepted as speech audio
 MAX_FILTER_TAPS = 10**6   # largest exact-resampling filter bank (new/g × old/g taps) built for one file
 
 def filter_rate(sr:int, # the file's sample rate in Hz
                 target:int=SAMPLE_RATE, # the rate to resample to
                )->int: # `sr`, or the nearest multiple of 100 Hz when exact resampling needs over `MAX_FILTER_TAPS` taps
-    "The rate to resample a file of rate `sr` from."
+    "The rate to resample a file of rate `sr` (at most `MAX_SAMPLE_RATE`: then a multiple of 100 Hz is within the taps) from."
     g = math.gcd(sr, target)
     return sr if (sr // g) * (target // g) <= MAX_FILTER_TAPS else round(sr / 100) * 100
 
@@ -50,8 +50,8 @@ def load_audio(path:str|Path, # WAV/FLAC file
     path = Path(path)
     if not path.is_file(): raise ValueError(f"{path}: audio file not found")
     info = _soundfile(path, sf.info)
-    if info.samplerate < MIN_SAMPLE_RATE:
-        raise ValueError(f"{path}: sample rate {info.samplerate} Hz, expected at least {MIN_SAMPLE_RATE} Hz for speech")
+    if not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
+        raise ValueError(f"{path}: sample rate {info.samplerate} Hz, expected {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz for speech")
     if max_duration is not None and info.frames > max_duration * info.samplerate:
         raise ValueError(f"{path}: audio is {info.frames / info.samplerate:.1f} s long, over max_duration={max_duration} s")
     x, sr = _soundfile(path, lambda p: sf.read(p, dtype='float32', always_2d=True))   # (N,C)

@@ -182,7 +182,8 @@ def resolve_device(device:str='auto')->torch.device:
         if not torch.cuda.is_available(): raise ValueError(f"device={device!r}: CUDA is not available on this machine")
         if dev.index is None: dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
         if dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+            raise ValueError(f"device={device!r}: {dev} (LOCAL_RANK={os.environ.get('LOCAL_RANK', 'unset')}), but this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
     return dev
 
 # %% ../../nbs/asr/08_train.ipynb #6f65f9a4
@@ -365,6 +366,12 @@ def load_checkpoint(path, map_location='cpu')->dict:
     if not isinstance(ck, dict) or 'model' not in ck or 'dims' not in ck: raise ValueError(f"{path}: not an aha_train checkpoint")
     return ck
 
+_MISFIT = (TypeError, KeyError, ValueError, RuntimeError)   # what a checkpoint that reads but does not fit raises
+
+def _misfit(source, doing:str, e:Exception)->ValueError:
+    "The error for a checkpoint that was edited, cut short or written by another version."
+    return ValueError(f"{source}: cannot {doing} from this checkpoint ({type(e).__name__}: {' '.join(str(e).split())[:300]})")
+
 def model_from_checkpoint(ck:dict, # a checkpoint from `load_checkpoint`
                           source:str='checkpoint', # where it came from, for the error message
                          )->tuple[CTCModel, CharVocab]:
@@ -373,12 +380,6 @@ def model_from_checkpoint(ck:dict, # a checkpoint from `load_checkpoint`
         model = CTCModel(CTCDims(**ck['dims'])); model.load_state_dict(ck['model'])
         return model.eval(), CharVocab.from_dict(ck['vocab'])
     except _MISFIT as e: raise _misfit(source, 'rebuild the model', e) from None
-
-_MISFIT = (TypeError, KeyError, ValueError, RuntimeError)   # what a checkpoint that reads but does not fit raises
-
-def _misfit(source, doing:str, e:Exception)->ValueError:
-    "The error for a checkpoint that was edited, cut short or written by another version."
-    return ValueError(f"{source}: cannot {doing} from this checkpoint ({type(e).__name__}: {' '.join(str(e).split())[:300]})")
 
 # %% ../../nbs/asr/08_train.ipynb #31d65af6
 @dataclass
@@ -413,10 +414,13 @@ def _resume_state(cfg:TrainConfig, log)->tuple[TrainConfig, dict|None]:
         log(f"no checkpoint in {cfg.out}: starting from scratch"); return cfg, None
     ck = load_checkpoint(path)
     known = {f.name for f in fields(TrainConfig)}
-    saved = {k: v for k, v in ck['config'].items() if k in known}
+    try:
+        saved = {k: v for k, v in ck['config'].items() if k in known}
+        resumed = TrainConfig(**{**saved, **{k: getattr(cfg, k) for k in _RUNTIME}})
+    except _MISFIT as e: raise _misfit(path, 'resume', e) from None
     ignored = _ignored_settings(cfg, saved)
     if ignored: warnings.warn(f"--resume continues the saved run with its own settings; ignored: {', '.join(ignored)}")
-    return TrainConfig(**{**saved, **{k: getattr(cfg, k) for k in _RUNTIME}}), ck
+    return resumed, ck
 
 def _ignored_settings(cfg:TrainConfig, saved:dict)->list[str]:
     "Settings of `cfg` that differ from both their default and the `saved` run's (so were asked for): 'name=new (saved old)'."
@@ -461,11 +465,11 @@ def setup(cls:Trainer, cfg:TrainConfig, log=None, progress:bool=True)->Trainer:
     bars = progress and rank == 0 and sys.stdout.isatty()
     writable_folder(cfg.out, 'out')                  # an unusable folder fails now, not after the training
     cfg, ck = _resume_state(cfg, say)
-    if rank == 0: clean_stale(cfg.out)
     _seed(cfg.seed, rank)
     vocab = CharVocab.from_dict(ck['vocab']) if ck else CharVocab()
     with torch.device('meta'): build_model(cfg, len(vocab))   # bad model settings fail now, not after the data (no RNG used)
     listed = cfg.lexicon if cfg.lexicon in ('auto', 'none') else read_word_list(cfg.lexicon, vocab)  # a bad list fails before the data
+    if rank == 0: Path(cfg.out).mkdir(parents=True, exist_ok=True); clean_stale(cfg.out)   # every input checked: now the folder
     say("preparing the data" + ('' if cfg.train else ' (the embedded corpus is synthesised once, then cached)'))
     ds, words = load_datasets(cfg, vocab, bars)
     lexicon = make_lexicon(listed, vocab, words, [e['text'] for e in ds['train'].entries])
@@ -473,11 +477,13 @@ def setup(cls:Trainer, cfg:TrainConfig, log=None, progress:bool=True)->Trainer:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay)
     state = TrainState()
     if ck:
-        try: model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); state = TrainState(**ck['state'])
+        try:
+            model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); state = TrainState(**ck['state'])
+            torch.set_rng_state(ck['rng'])
         except _MISFIT as e: raise _misfit(Path(cfg.out) / 'checkpoint.pt', 'resume', e) from None
         # the saved plan was fitted to the saved cap and budget: a new --max-steps or --time-budget plans afresh
         if any(ck['config'].get(k) != getattr(cfg, k) for k in ('max_steps', 'time_budget')): state.total = None
-        torch.set_rng_state(ck['rng']); _seed(cfg.seed + 1000 * state.epoch, rank)
+        _seed(cfg.seed + 1000 * state.epoch, rank)
     ddp = model if world == 1 else nn.parallel.DistributedDataParallel(
         model, device_ids=[dev] if dev.type == 'cuda' else None, broadcast_buffers=False)  # no buffer but the position table
     sampler = LengthBatchSampler(ds['train'], max_frames=int(cfg.batch_seconds * 100), seed=cfg.seed, rank=rank, world_size=world)
@@ -678,8 +684,9 @@ def fit(self:Trainer)->dict|None: # final metrics (rank 0), None on other ranks
     self.log(f"{cfg.attention}: {n_params(self.model):,} parameters, {len(self.ds['train'])} training utterances, "
              f"{len(self.loader)} steps per epoch, {world} process(es) on {self.dev}")
     if s.step and self.done():
-        self.log(f"the saved run is complete ({s.epoch} epochs, {s.step} steps): nothing to train; "
-                 "a larger --max-steps or --time-budget continues it")
+        more = ('its epochs are a saved setting: train longer in a new run' if cfg.epochs is not None and s.epoch >= cfg.epochs
+                else 'a larger --max-steps or another --time-budget continues it')
+        self.log(f"the saved run is complete ({s.epoch} epochs, {s.step} steps): nothing to train; {more}")
     t_train = time.time()
     while not self.done():
         t0 = time.time(); r = self.run_epoch(); s.epoch += 1
@@ -740,9 +747,9 @@ def evaluate_manifest(checkpoint, manifest, lexicon:str='auto', device:str='auto
     chunk = None if chunk_ms is None else chunk_frames(chunk_ms)
     if chunk and not ck['dims'].get('causal'): raise ValueError(f"{checkpoint}: streaming needs a causal checkpoint (train it with aha_train --causal)")
     model, vocab = model_from_checkpoint(ck, checkpoint); model.to(dev)
+    lex = make_lexicon('none' if lexicon == 'auto' and not ck.get('words') else lexicon, vocab, ck.get('words'), [])  # before the audio
     ds = SpeechDataset(manifest, vocab, max_duration=max_duration, on_error='skip', progress=progress)
     if len(ds) == 0: raise ValueError(f"{manifest}: no usable utterances ({len(ds.skipped)} skipped)")
-    lex = make_lexicon('none' if lexicon == 'auto' and not ck.get('words') else lexicon, vocab, ck.get('words'), [])
     r = evaluate(model, ds, vocab, lex, dev, progress=progress, chunk=chunk)
     return dict(wer=r.best['wer'], cer=r.best['cer'], decoding='lexicon' if lex else 'greedy', greedy=r.greedy,
                 lexicon=r.lexicon, loss=r.loss, skipped=len(ds.skipped), checkpoint=str(checkpoint),
