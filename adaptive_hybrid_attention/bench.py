@@ -419,8 +419,9 @@ def save(res, path):
 def run(argv=None)->dict:
     "Parse `aha_bench` arguments `argv`, run, print the tables, save, and return the results."
     p = _parser(); args = p.parse_args(argv)
-    if args.out:   # found now, not after the benchmarks
-        try: writable_file(args.out, 'out')
+    if args.out:   # found now, not after the benchmarks (a .json gets its .md beside it)
+        try:
+            for path in dict.fromkeys([Path(args.out), Path(args.out).with_suffix('.md')]): writable_file(path, 'out')
         except ValueError as e: p.error(str(e))
     if args.quick: args = _quick(args)
     t0 = time.perf_counter()
