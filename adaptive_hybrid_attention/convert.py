@@ -187,10 +187,10 @@ class MHAEncoderAttention(AHAAdapter):
 # %% ../nbs/06_convert.ipynb #7f5a0d3c
 @patch
 def forward(self:MHAEncoderAttention,
-    query:Tensor, # (T,B,D), or (B,T,D) when batch_first
+    query:Tensor, # (T,B,D), or (B,T,D) when batch_first, or one unbatched sequence (T,D)
     key:Tensor, # must be `query` (self-attention)
     value:Tensor, # must be `query`
-    key_padding_mask:Tensor|None=None, # (B,T) bool, True = padding (or float: 0 keep, -inf padding)
+    key_padding_mask:Tensor|None=None, # (B,T) (or (T,) unbatched) bool, True = padding (or float: 0 keep, -inf padding)
     need_weights:bool=True, # accepted; the weights are always None
     attn_mask:Tensor|None=None, # not supported
     average_attn_weights:bool=True, # accepted, unused (no weights)
@@ -206,6 +206,8 @@ def forward(self:MHAEncoderAttention,
         key_padding_mask = key_padding_mask.isneginf()
     if key_padding_mask is not None and key_padding_mask.dtype != torch.bool:
         raise ValueError(f"key_padding_mask must be bool (True = padding), got {key_padding_mask.dtype}")
+    if query.dim() == 2:                                                     # unbatched, as nn.MultiheadAttention allows
+        return self.attend(query[None], None if key_padding_mask is None else key_padding_mask[None])[0], None
     x = query if self.batch_first else query.transpose(0, 1)                 # (B,T,D)
     y = self.attend(x, key_padding_mask)
     return (y if self.batch_first else y.transpose(0, 1)), None
@@ -245,6 +247,8 @@ NEW_PARAMETERS = ('predictor', 'rel_bias', 'fuse', 'gate_out')
 
 def _convert_config(config:AHAConfig|None, options:dict)->AHAConfig:
     "The layer options, checked for an exact start."
+    if not isinstance(config, (AHAConfig, type(None))):
+        raise TypeError(f"config must be an AHAConfig or None, got {type(config).__name__} (options also go in as keywords, e.g. max_span=32)")
     cfg = replace(config or AHAConfig(), **options)
     if cfg.fusion != 'concat': raise ValueError(f"fusion must be 'concat' to start exactly as the host's attention, got {cfg.fusion!r}")
     if cfg.causal: raise ValueError("causal must be False: the converted encoder self-attentions are bidirectional")

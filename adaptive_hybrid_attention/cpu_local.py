@@ -8,9 +8,9 @@ import contextlib, hashlib, logging, os, warnings
 from functools import lru_cache
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 from .local_reference import LocalInputs
 from .span import soft_ramp
+from .utils import contiguous_rows, first_derivative_only
 
 # %% auto #0
 __all__ = ['cpu_operator', 'operator_pool_limit', 'use_cpu_operator', 'offset_terms', 'window_allows', 'offset_table',
@@ -723,10 +723,6 @@ def offset_table(a:LocalInputs, W:int, dtype)->Tensor:
     return base.masked_fill(~allowed, float('-inf'))
 
 # %% ../nbs/01c_cpu_operator.ipynb #c0a1b2d8
-def _rows(x:Tensor)->Tensor:
-    "`x` itself when each row of its last dimension is contiguous (any other strides are read as they are), else a copy."
-    return x if x.shape[-1] <= 1 or x.stride(-1) == 1 else x.contiguous()
-
 class _Operator(torch.autograd.Function):
     "The compiled operator's forward and backward, on (B,H,T,E) tensors and the (B·H, 2W+1) offset table."
     @staticmethod
@@ -737,10 +733,10 @@ class _Operator(torch.autograd.Function):
         return o
 
     @staticmethod
-    @once_differentiable
+    @first_derivative_only
     def backward(ctx, do):
         q, k, v, o, lse, table, window, keyvalid, beta = ctx.saved_tensors
-        dq, dk, dv, dtable, dbeta = cpu_operator().backward(_rows(do), q, k, v, o, lse, table, window, keyvalid, beta,
+        dq, dk, dv, dtable, dbeta = cpu_operator().backward(contiguous_rows(do), q, k, v, o, lse, table, window, keyvalid, beta,
                                                             *ctx.opts, ctx.needs_input_grad[3])
         table_grad, beta_grad = ctx.needs_input_grad[3], ctx.needs_input_grad[6]
         return dq, dk, dv, dtable if table_grad else None, None, None, dbeta if beta_grad else None, None, None, None
@@ -759,5 +755,5 @@ def operator_attention(q:Tensor, k:Tensor, v:Tensor, a:LocalInputs, W:int, chunk
                 else (~a.key_padding_mask).to(torch.uint8).contiguous())
     beta = q.new_empty(0) if a.beta is None else a.beta.expand(B, H).reshape(B * H).contiguous()   # scales q·k
     # q, k, v as they come (views of the layer's projection are not copied); the output follows v's layout
-    return _Operator.apply(_rows(q), _rows(k), _rows(v), table, a.window.reshape(-1).contiguous(), keyvalid, beta,
+    return _Operator.apply(contiguous_rows(q), contiguous_rows(k), contiguous_rows(v), table, a.window.reshape(-1).contiguous(), keyvalid, beta,
                            a.causal, a.scale, chunk)

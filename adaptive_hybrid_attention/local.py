@@ -8,8 +8,7 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
-from .utils import check_choice, masked_mean, row_entropy
+from .utils import check_choice, contiguous_rows, first_derivative_only, masked_mean, row_entropy
 from .local_reference import LocalInputs, local_inputs, local_attention_reference, band_pairs
 from .cpu_local import offset_terms, window_allows, operator_applies, operator_attention, use_cpu_operator
 
@@ -107,7 +106,7 @@ class _FlashBlocks(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q:Tensor, k:Tensor, v:Tensor, add:Tensor|None, allowed:Tensor, g:_Geometry, scale:float)->Tensor:
         B, H = q.shape[:2]
-        qb, kb, vb = _flat_blocks(q, k, v, g)                                    # (B·H,n,Bs|K,E)
+        qb, kb, vb = map(contiguous_rows, _flat_blocks(q, k, v, g))              # (B·H,n,Bs|K,E); the kernel reads rows
         mask = _to4(_additive(allowed, add, q.dtype), B, H)                      # (B·H|1,n|1,Bs,K)
         o, lse = _FLASH(qb, kb, vb, attn_mask=mask, scale=scale)                 # (B·H,n,Bs,E), (B·H,n,Bs)
         ctx.save_for_backward(qb, kb, vb, mask, o, lse)
@@ -115,11 +114,11 @@ class _FlashBlocks(torch.autograd.Function):
         return _unblock(o, B, H, g.T)
 
     @staticmethod
-    @once_differentiable
+    @first_derivative_only
     def backward(ctx, do:Tensor):
         qb, kb, vb, mask, o, lse = ctx.saved_tensors
         g, (B, H) = ctx.g, ctx.BH
-        dob = _query_blocks(do, g).flatten(0, 1)                                  # (B·H,n,Bs,E)
+        dob = contiguous_rows(_query_blocks(do, g).flatten(0, 1))                 # (B·H,n,Bs,E)
         dq, dk, dv = _FLASH_BACKWARD(dob, qb, kb, vb, o, lse, 0., False, attn_mask=mask, scale=ctx.scale)
         dadd = None
         if ctx.needs_input_grad[3]:

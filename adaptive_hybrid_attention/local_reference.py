@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import torch
 from torch import Tensor
-from .utils import check_window, broadcast_to, per_query_shape
+from .utils import check_type, check_window, broadcast_to, per_query_shape
 from .span import soft_ramp
 
 # %% auto #0
@@ -88,6 +88,7 @@ def _check_qkv(q, k, v):
     for name, t in (('q', q), ('k', k), ('v', v)):
         if not isinstance(t, Tensor): raise TypeError(f"`{name}` must be a Tensor (B,H,T,E), got {type(t).__name__}")
         if t.dim() != 4: raise ValueError(f"`{name}` must have rank 4 (B,H,T,E), got shape {tuple(t.shape)}")
+        if not t.is_floating_point(): raise TypeError(f"`{name}` must be a floating-point tensor, got {t.dtype}")
     if k.shape != q.shape: raise ValueError(f"`k` must have the shape of `q` {tuple(q.shape)}, got {tuple(k.shape)}")
     if v.shape[:3] != q.shape[:3]:
         raise ValueError(f"`v` must be (B,H,T,*) = {tuple(q.shape[:3])}+(E,), got {tuple(v.shape)}")
@@ -123,9 +124,11 @@ def local_inputs(q:Tensor, k:Tensor, v:Tensor, # (B,H,T,E) queries, keys, values
     if w.numel() and int(w.min()) < 0: raise ValueError(f"`window` must be >= 0 (a half-width), got {int(w.min())}")
     _check_mask(key_padding_mask, B, T)
     _check_rel_bias(rel_bias, B, H)
-    if ramp < 0: raise ValueError(f"`ramp` must be >= 0, got {ramp}")
+    check_type(causal, '`causal`', 'bool'); check_type(scale, '`scale`', 'float', nullable=True)   # scalars, not tensors
+    if check_type(ramp, '`ramp`', 'float') < 0: raise ValueError(f"`ramp` must be >= 0, got {ramp}")
     if ramp > 0 and span is None: raise ValueError("`span` (B,H)-broadcastable float tensor is required when `ramp` > 0")
-    return LocalInputs(w, key_padding_mask, causal, scale if scale is not None else E ** -0.5, rel_bias,
+    return LocalInputs(w, key_padding_mask, causal, scale if scale is not None else E ** -0.5,
+                       None if rel_bias is None else rel_bias.to(q.dtype),   # in the scores' dtype, like beta and span
                        None if beta is None else _per_head(beta, 'beta', q),
                        _per_head(span, 'span', q) if ramp > 0 else None, ramp)
 

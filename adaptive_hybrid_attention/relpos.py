@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from .utils import check_window
+from .utils import check_type, check_window
 
 # %% auto #0
 __all__ = ['RelativePositionBias', 'offset_index']
@@ -20,6 +20,7 @@ class RelativePositionBias(nn.Module):
         n_heads:int, # H
     ):
         super().__init__()
+        check_type(max_rel_dist, 'max_rel_dist', 'int'); check_type(n_heads, 'n_heads', 'int')
         if max_rel_dist < 1: raise ValueError(f"max_rel_dist must be >= 1, got {max_rel_dist}")
         if n_heads < 1: raise ValueError(f"n_heads must be >= 1, got {n_heads}")
         self.max_rel_dist, self.n_heads = max_rel_dist, n_heads

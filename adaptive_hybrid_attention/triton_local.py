@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from .local import local_attention_reference, local_inputs
-from .utils import write_atomic
+from .utils import first_derivative_only, write_atomic
 
 # %% auto #0
 __all__ = ['GPU_CHECKS', 'triton_local_attention', 'RefCase', 'reference_errors', 'gpu_property_checks', 'benchmark_gpu',
@@ -445,7 +445,7 @@ def _backward(ctx, do):
 class _TritonLocal(torch.autograd.Function):
     "`triton_local_attention` on validated, contiguous tensors."
     forward = staticmethod(_forward)
-    backward = staticmethod(_backward)
+    backward = staticmethod(first_derivative_only(_backward))
 
 # %% ../nbs/01b_triton.ipynb #00000025
 def _power_of_two(x, name:str, lo:int, hi:int|None=None)->int:

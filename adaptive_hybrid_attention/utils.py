@@ -4,7 +4,7 @@
 
 # %% ../nbs/05a_utils.ipynb #e947542c
 from __future__ import annotations
-import math, numbers, os, tempfile, typing
+import functools, math, numbers, os, tempfile, typing
 from dataclasses import fields
 from pathlib import Path
 import torch
@@ -13,7 +13,8 @@ from torch import nn, Tensor
 # %% auto #0
 __all__ = ['check_choice', 'check_type', 'check_fields', 'check_window', 'per_query_shape', 'broadcast_to', 'masked_mean',
            'running_sums', 'running_mean', 'row_entropy', 'split_heads', 'merge_heads', 'project_qkv',
-           'dense_attention_weights', 'write_atomic', 'writable_folder', 'writable_file']
+           'dense_attention_weights', 'contiguous_rows', 'first_derivative_only', 'write_atomic', 'writable_folder',
+           'writable_file']
 
 # %% ../nbs/05a_utils.ipynb #4b8499ef
 def check_choice(
@@ -89,6 +90,12 @@ def broadcast_to(x:Tensor, shape:tuple, name:str)->Tensor:
     return x.expand(*shape)
 
 # %% ../nbs/05a_utils.ipynb #debc570c
+def _valid(key_padding_mask:Tensor)->Tensor:
+    "The valid frames of a boolean padding mask; `~` of an integer 0/1 mask would be -1/-2, not a mask."
+    if key_padding_mask.dtype != torch.bool:
+        raise TypeError(f"key_padding_mask must be bool (True = padding), got {key_padding_mask.dtype}")
+    return ~key_padding_mask
+
 def masked_mean(
     x:Tensor, # (B,...,T,...) values, time at dimension `dim`
     key_padding_mask:Tensor|None=None, # (B,T) bool, True = padding
@@ -98,7 +105,7 @@ def masked_mean(
     # a sum's gradient is a broadcast view, a mean's a fresh (B,T,...) tensor: this saves one full-size buffer in backward
     if key_padding_mask is None: return x.sum(dim) / x.shape[dim]
     dim = dim % x.dim()
-    valid = (~key_padding_mask).to(x.dtype)
+    valid = _valid(key_padding_mask).to(x.dtype)
     valid = valid.view(valid.shape[0], *([1] * (dim - 1)), valid.shape[1], *([1] * (x.dim() - dim - 1)))
     return (x * valid).sum(dim) / valid.sum(dim).clamp(min=1)
 
@@ -109,7 +116,7 @@ def running_sums(
     start:tuple|None=None, # (sum (B,D), count (B,1)) of frames before this input, to continue a stream
 )->tuple[Tensor, Tensor]: # sums (B,T,D) and counts (B,T,1) of the valid frames up to each t
     "Cumulative sum and count of the valid frames `<= t`."
-    valid = torch.ones_like(x[..., :1]) if key_padding_mask is None else (~key_padding_mask)[..., None].to(x.dtype)
+    valid = torch.ones_like(x[..., :1]) if key_padding_mask is None else _valid(key_padding_mask)[..., None].to(x.dtype)
     sums, counts = (x * valid).cumsum(1), valid.cumsum(1)
     if start is not None: sums, counts = sums + start[0][:, None], counts + start[1][:, None]
     return sums, counts
@@ -174,6 +181,21 @@ def dense_attention_weights(
     if key_padding_mask is not None:
         scores = scores.masked_fill((key_padding_mask & ~key_padding_mask.all(-1, keepdim=True))[:, None, None], -math.inf)
     return scores.softmax(-1)
+
+# %% ../nbs/05a_utils.ipynb #k1a2b3c4
+def contiguous_rows(x:Tensor)->Tensor:
+    "`x` itself when each row of its last dimension is contiguous (any other strides are read as they are), else a copy."
+    return x if x.shape[-1] <= 1 or x.stride(-1) == 1 else x.contiguous()
+
+def first_derivative_only(backward):
+    "Decorate an `autograd.Function.backward` that is not differentiable: refuse `create_graph=True` through it."
+    @functools.wraps(backward)
+    def first_only(ctx, *grads):
+        if torch.is_grad_enabled():   # autograd runs a backward in grad mode exactly when it builds a graph
+            raise RuntimeError("local attention has no second derivative: autograd.grad(..., create_graph=True) through it "
+                               "(a gradient penalty, a double backward) is not supported")
+        return backward(ctx, *grads)
+    return first_only
 
 # %% ../nbs/05a_utils.ipynb #0297cd4d
 def write_atomic(
