@@ -83,6 +83,11 @@ def _per_head(x, name:str, ref:Tensor)->Tensor:
     B, H, T, _ = ref.shape
     return broadcast_to(x, per_query_shape(x, B, H, T), name)
 
+def _bias_dtype(rel_bias:Tensor|None, q:Tensor)->Tensor|None:
+    "`rel_bias` in the dtype of float32/64 scores; with half-precision q (autocast) the table keeps its own, as before."
+    if rel_bias is None or rel_bias.dtype == q.dtype or q.dtype in (torch.float16, torch.bfloat16): return rel_bias
+    return rel_bias.to(q.dtype)
+
 def _check_qkv(q, k, v):
     "Validate `q`,`k`,`v` (B,H,T,E)."
     for name, t in (('q', q), ('k', k), ('v', v)):
@@ -111,6 +116,7 @@ def _check_rel_bias(rel_bias, B:int, H:int):
     if not ok:
         shp = tuple(rel_bias.shape) if isinstance(rel_bias, Tensor) else type(rel_bias).__name__
         raise ValueError(f"`rel_bias` must be (B|1,H|1,2L-1) with B={B}, H={H} and an odd last dim, got {shp}")
+    if not rel_bias.is_floating_point(): raise TypeError(f"`rel_bias` must be a floating-point tensor, got {rel_bias.dtype}")
 
 # %% ../nbs/01_local.ipynb #bc5307dd
 def local_inputs(q:Tensor, k:Tensor, v:Tensor, # (B,H,T,E) queries, keys, values
@@ -128,7 +134,7 @@ def local_inputs(q:Tensor, k:Tensor, v:Tensor, # (B,H,T,E) queries, keys, values
     if check_type(ramp, '`ramp`', 'float') < 0: raise ValueError(f"`ramp` must be >= 0, got {ramp}")
     if ramp > 0 and span is None: raise ValueError("`span` (B,H)-broadcastable float tensor is required when `ramp` > 0")
     return LocalInputs(w, key_padding_mask, causal, scale if scale is not None else E ** -0.5,
-                       None if rel_bias is None else rel_bias.to(q.dtype),   # in the scores' dtype, like beta and span
+                       _bias_dtype(rel_bias, q),
                        None if beta is None else _per_head(beta, 'beta', q),
                        _per_head(span, 'span', q) if ramp > 0 else None, ramp)
 
