@@ -4,12 +4,12 @@
 
 # %% ../nbs/06_convert.ipynb #6431e144
 from __future__ import annotations
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from .hybrid import AdaptiveHybridAttention, AHAConfig
+from .hybrid import AdaptiveHybridAttention, AHAConfig, aha_config
 
 # %% auto #0
 __all__ = ['WAV2VEC2_ATTENTIONS', 'HOSTS', 'TRAINABLE', 'NEW_PARAMETERS', 'start_as_attention', 'AHAAdapter',
@@ -247,9 +247,7 @@ NEW_PARAMETERS = ('predictor', 'rel_bias', 'fuse', 'gate_out')
 
 def _convert_config(config:AHAConfig|None, options:dict)->AHAConfig:
     "The layer options, checked for an exact start."
-    if not isinstance(config, (AHAConfig, type(None))):
-        raise TypeError(f"config must be an AHAConfig or None, got {type(config).__name__} (options also go in as keywords, e.g. max_span=32)")
-    cfg = replace(config or AHAConfig(), **options)
+    cfg = aha_config(config, **options)
     if cfg.fusion != 'concat': raise ValueError(f"fusion must be 'concat' to start exactly as the host's attention, got {cfg.fusion!r}")
     if cfg.causal: raise ValueError("causal must be False: the converted encoder self-attentions are bidirectional")
     return cfg

@@ -18,7 +18,7 @@ from .temperature import temperature, sharpness, TEMPERATURE_SCHEDULES
 from .relpos import RelativePositionBias
 
 # %% auto #0
-__all__ = ['FUSIONS', 'AHAConfig', 'AdaptiveHybridAttention', 'pool_keys', 'AHAOutput']
+__all__ = ['FUSIONS', 'AHAConfig', 'aha_config', 'AdaptiveHybridAttention', 'pool_keys', 'AHAOutput']
 
 # %% ../nbs/05_hybrid.ipynb #9006c13c
 FUSIONS = ('concat', 'gate')
@@ -71,6 +71,15 @@ class AHAConfig:
     __post_init__ = _verify_options
 
 # %% ../nbs/05_hybrid.ipynb #f7a651bf
+def aha_config(config:AHAConfig|None=None, # the options to start from; None: the defaults
+               **options, # `AHAConfig` fields to change, e.g. max_span=32
+              )->AHAConfig:
+    "`config` with `options` changed; a `config` of another type or an unknown option name is a `TypeError`."
+    if not isinstance(config, (AHAConfig, type(None))):
+        raise TypeError(f"config must be an AHAConfig or None, got {type(config).__name__} (options also go in as keywords, e.g. max_span=32)")
+    if unknown := sorted(set(options) - {f.name for f in fields(AHAConfig)}): raise TypeError(f"unknown AHAConfig options {unknown}")
+    return replace(config or AHAConfig(), **options)
+
 class AdaptiveHybridAttention(nn.Module):
     "Global multi-head attention that predicts the window, sharpness and position bias of a local branch."
     def __init__(self,
@@ -82,11 +91,7 @@ class AdaptiveHybridAttention(nn.Module):
         super().__init__()
         check_type(dim, 'dim', 'int'); check_type(n_heads, 'n_heads', 'int')
         if n_heads < 1 or dim % n_heads: raise ValueError(f"dim ({dim}) must be divisible by n_heads ({n_heads})")
-        if not isinstance(config, (AHAConfig, type(None))):
-            raise TypeError(f"config must be an AHAConfig or None, got {type(config).__name__} (options also go in as keywords, e.g. max_span=32)")
-        unknown = set(overrides) - {f.name for f in fields(AHAConfig)}
-        if unknown: raise TypeError(f"unknown AHAConfig options {sorted(unknown)}")
-        self.config = cfg = replace(config or AHAConfig(), **overrides)
+        self.config = cfg = aha_config(config, **overrides)
         self.dim, self.n_heads = dim, n_heads
         self.in_proj = nn.Linear(dim, 3 * dim)   # q, k, v for both branches
         self.global_out = nn.Linear(dim, dim)    # global branch output g
